@@ -1,0 +1,92 @@
+#include <filesystem>
+#include <fstream>
+
+#include <doctest/doctest.h>
+
+#include "lib/core/error.hpp"
+#include "lib/io/hdf5.hpp"
+
+namespace fs = std::filesystem;
+using neurop::FileError;
+namespace h5 = neurop::h5;
+
+namespace {
+
+fs::path scratch_folder() {
+  const fs::path folder = fs::temp_directory_path() / fmt::format("neurop-hdf5-test-{}", ::getpid());
+  fs::create_directories(folder);
+  return folder;
+}
+
+}  // namespace
+
+TEST_CASE("hdf5 round trip of arrays and attributes") {
+  const fs::path path = scratch_folder() / "round_trip.h5";
+  {
+    h5::File file = h5::File::create(path);
+    const std::vector<double> values = {1.5, -2.25, 3.0, 4.0, 5.0, 6.125};
+    const std::vector<float> floats = {0.5f, 0.25f};
+    const std::vector<std::int64_t> integers = {7, -8, 9};
+    file.write("group/values", {2, 3}, values.data());
+    file.write("floats", {2}, floats.data());
+    file.write("integers", {3}, integers.data());
+    file.set_attribute("/", "name", std::string("burgers"));
+    file.set_attribute("/", "nu", 0.1);
+    file.set_attribute("/", "seed", std::int64_t{42});
+    file.set_attribute("group/values", "list", std::vector<double>{1.0, 2.0});
+  }
+  const h5::File file = h5::File::open(path);
+  h5::Shape shape;
+  const std::vector<double> values = file.read_f64("group/values", &shape);
+  CHECK(shape == h5::Shape{2, 3});
+  CHECK(values == std::vector<double>{1.5, -2.25, 3.0, 4.0, 5.0, 6.125});
+  CHECK(file.read_rows_f64("group/values", 1, 1) == std::vector<double>{4.0, 5.0, 6.125});
+  CHECK(file.read_f32("floats") == std::vector<float>{0.5f, 0.25f});
+  CHECK(file.read_i64("integers") == std::vector<std::int64_t>{7, -8, 9});
+  CHECK(file.element_type("floats") == h5::ElementType::f32);
+  CHECK(file.attribute_string("/", "name") == "burgers");
+  CHECK(file.attribute_f64("/", "nu") == 0.1);
+  CHECK(file.attribute_i64("/", "seed") == 42);
+  CHECK(file.attribute_f64_vector("group/values", "list") == std::vector<double>{1.0, 2.0});
+  CHECK(file.exists("group/values"));
+  CHECK_FALSE(file.exists("group/missing"));
+  CHECK_FALSE(file.exists("missing/values"));
+  CHECK(file.list("/") == std::vector<std::string>{"floats", "group", "integers"});
+}
+
+TEST_CASE("hdf5 missing and corrupt files") {
+  const fs::path folder = scratch_folder();
+  CHECK_THROWS_AS(h5::File::open(folder / "does_not_exist.h5"), FileError);
+  const fs::path corrupt = folder / "corrupt.h5";
+  std::ofstream(corrupt) << "this is not an HDF5 file";
+  CHECK_THROWS_AS(h5::File::open(corrupt), FileError);
+  const fs::path path = folder / "attributes.h5";
+  h5::File file = h5::File::create(path);
+  CHECK_THROWS_AS(file.read_f64("absent"), FileError);
+  CHECK_THROWS_AS(file.attribute_f64("/", "absent"), FileError);
+}
+
+TEST_CASE("atomic writer leaves no partial file") {
+  const fs::path path = scratch_folder() / "atomic.h5";
+  fs::remove(path);
+  fs::path temporary;
+  try {
+    h5::AtomicWriter writer(path);
+    temporary = writer.temporary_path();
+    const double value = 1.0;
+    writer.file().write("value", {1}, &value);
+    CHECK(fs::exists(temporary));
+    throw std::runtime_error("interrupted");
+  } catch (const std::runtime_error&) {
+  }
+  CHECK_FALSE(fs::exists(path));
+  CHECK_FALSE(fs::exists(temporary));
+
+  {
+    h5::AtomicWriter writer(path);
+    const double value = 2.0;
+    writer.file().write("value", {1}, &value);
+    writer.commit();
+  }
+  CHECK(h5::File::open(path).read_f64("value") == std::vector<double>{2.0});
+}
