@@ -1,0 +1,257 @@
+// Matrix products through Eigen's GEMM: matmul, linear, channel mixing.
+#include <omp.h>
+
+#include <Eigen/Core>
+
+#include "lib/autodiff/graph.hpp"
+#include "lib/tensor/kernels.hpp"
+#include "lib/tensor/ops.hpp"
+
+namespace neurop {
+namespace {
+
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using MatrixMap = Eigen::Map<RowMatrix<T>>;
+template <typename T>
+using ConstMatrixMap = Eigen::Map<const RowMatrix<T>>;
+
+// out = op(a) op(b) for row-major blocks; op(a) is [m, k], op(b) is [k, n].
+template <typename T>
+void gemm(const T* a, const T* b, T* out, std::int64_t m, std::int64_t k, std::int64_t n, bool ta, bool tb,
+          bool accumulate = false) {
+  const ConstMatrixMap<T> A(a, ta ? k : m, ta ? m : k);
+  const ConstMatrixMap<T> B(b, tb ? n : k, tb ? k : n);
+  MatrixMap<T> C(out, m, n);
+  if (!accumulate) C.setZero();
+  if (!ta && !tb) C.noalias() += A * B;
+  else if (ta && !tb) C.noalias() += A.transpose() * B;
+  else if (!ta && tb) C.noalias() += A * B.transpose();
+  else C.noalias() += A.transpose() * B.transpose();
+}
+
+struct MatmulDims {
+  std::int64_t batch = 1, m = 0, k = 0, n = 0;
+  bool batched_a = false, batched_b = false;
+};
+
+MatmulDims matmul_dims(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  NEUROP_CHECK((a.ndim() == 2 || a.ndim() == 3) && (b.ndim() == 2 || b.ndim() == 3), ShapeError,
+               "matmul: operands must have rank 2 or 3, got shapes {} and {}", shape_string(a.shape()),
+               shape_string(b.shape()));
+  MatmulDims d;
+  d.batched_a = a.ndim() == 3;
+  d.batched_b = b.ndim() == 3;
+  const std::int64_t a_rows = a.size(-2), a_cols = a.size(-1);
+  const std::int64_t b_rows = b.size(-2), b_cols = b.size(-1);
+  d.m = ta ? a_cols : a_rows;
+  d.k = ta ? a_rows : a_cols;
+  const std::int64_t kb = tb ? b_cols : b_rows;
+  d.n = tb ? b_rows : b_cols;
+  NEUROP_CHECK(d.k == kb, ShapeError,
+               "matmul: inner extents differ: op(a) is [{}, {}] from shape {}{} and op(b) is [{}, {}] from shape {}{}",
+               d.m, d.k, shape_string(a.shape()), ta ? " transposed" : "", kb, d.n, shape_string(b.shape()),
+               tb ? " transposed" : "");
+  if (d.batched_a && d.batched_b) {
+    NEUROP_CHECK(a.size(0) == b.size(0), ShapeError, "matmul: batch extents differ: shapes {} and {}",
+                 shape_string(a.shape()), shape_string(b.shape()));
+  }
+  d.batch = d.batched_a ? a.size(0) : (d.batched_b ? b.size(0) : 1);
+  return d;
+}
+
+class MatmulNode : public Node {
+public:
+  MatmulNode(Tensor a, Tensor b, bool ta, bool tb) : a_(std::move(a)), b_(std::move(b)), ta_(ta), tb_(tb) {}
+  const char* name() const override { return "matmul"; }
+
+  // C = op(A) op(B):
+  //   dA = dC op(B)^T        (A not transposed)     dA = op(B) dC^T   (A transposed)
+  //   dB = op(A)^T dC        (B not transposed)     dB = dC^T op(A)   (B transposed)
+  // A matrix shared by a batch receives the sum over the batch.
+  std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor ga, gb;
+    if (needs_input_grad(0)) {
+      ga = ta_ ? matmul(b_, g, tb_, true) : matmul(g, b_, false, !tb_);
+      if (a_.ndim() == 2 && ga.ndim() == 3) ga = sum(ga, {0});
+    }
+    if (needs_input_grad(1)) {
+      gb = tb_ ? matmul(g, a_, true, ta_) : matmul(a_, g, !ta_, false);
+      if (b_.ndim() == 2 && gb.ndim() == 3) gb = sum(gb, {0});
+    }
+    return {ga, gb};
+  }
+
+private:
+  Tensor a_, b_;
+  bool ta_, tb_;
+};
+
+class ChannelMixNode : public Node {
+public:
+  ChannelMixNode(Tensor x, Tensor w, bool tw) : x_(std::move(x)), w_(std::move(w)), tw_(tw) {}
+  const char* name() const override { return "channel_mix"; }
+
+  // y[b] = op(W) x[b]:  dx[b] = op(W)^T dy[b];  dW = sum_b dy[b] x[b]^T (transposed when W is).
+  std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor gx, gw;
+    if (needs_input_grad(0)) gx = channel_mix(g, w_, !tw_);
+    if (needs_input_grad(1)) gw = tw_ ? batch_outer(x_, g) : batch_outer(g, x_);
+    return {gx, gw};
+  }
+
+private:
+  Tensor x_, w_;
+  bool tw_;
+};
+
+class BatchOuterNode : public Node {
+public:
+  BatchOuterNode(Tensor a, Tensor b) : a_(std::move(a)), b_(std::move(b)) {}
+  const char* name() const override { return "batch_outer"; }
+
+  // C = sum_b a[b] b[b]^T:  da[b] = dC b[b];  db[b] = dC^T a[b].
+  std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor ga, gb;
+    if (needs_input_grad(0)) ga = channel_mix(b_, g, false);
+    if (needs_input_grad(1)) gb = channel_mix(a_, g, true);
+    return {ga, gb};
+  }
+
+private:
+  Tensor a_, b_;
+};
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  check_same_dtype("matmul", a, b);
+  const MatmulDims d = matmul_dims(a, b, ta, tb);
+  // A batch against a shared matrix is one GEMM over the stacked rows.
+  if (d.batched_a && !d.batched_b && !ta) {
+    const Tensor stacked = reshape(a, {d.batch * d.m, d.k});
+    return reshape(matmul(stacked, b, false, tb), {d.batch, d.m, d.n});
+  }
+  const bool batched = d.batched_a || d.batched_b;
+  Tensor out = batched ? Tensor::empty({d.batch, d.m, d.n}, a.dtype()) : Tensor::empty({d.m, d.n}, a.dtype());
+  dispatch(a.dtype(), [&]<typename T>() {
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    const std::int64_t stride_a = d.batched_a ? d.m * d.k : 0;
+    const std::int64_t stride_b = d.batched_b ? d.k * d.n : 0;
+    if (!batched || d.batch == 1) {
+      gemm<T>(pa, pb, po, d.m, d.k, d.n, ta, tb);
+    } else {
+#pragma omp parallel for schedule(static) if (d.batch * d.m * d.k * d.n > detail::kParallelThreshold)
+      for (std::int64_t i = 0; i < d.batch; ++i)
+        gemm<T>(pa + i * stride_a, pb + i * stride_b, po + i * d.m * d.n, d.m, d.k, d.n, ta, tb);
+    }
+  });
+  if (needs_graph(a, b)) record(out, std::make_shared<MatmulNode>(a, b, ta, tb), {a, b});
+  return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  NEUROP_CHECK(weight.ndim() == 2, ShapeError, "linear: weight must be [out, in], got shape {}",
+               shape_string(weight.shape()));
+  NEUROP_CHECK(x.ndim() >= 1 && x.size(-1) == weight.size(1), ShapeError,
+               "linear: input shape {} has last extent {}, but the weight {} expects {} input features",
+               shape_string(x.shape()), x.ndim() >= 1 ? x.size(-1) : 0, shape_string(weight.shape()), weight.size(1));
+  const std::int64_t in = weight.size(1), out_features = weight.size(0);
+  Shape out_shape = x.shape();
+  out_shape.back() = out_features;
+  Tensor y = matmul(reshape(x, {x.numel() / std::max<std::int64_t>(in, 1), in}), weight, false, true);
+  if (bias.defined()) {
+    NEUROP_CHECK(bias.shape() == Shape{out_features}, ShapeError, "linear: bias shape {} should be [{}]",
+                 shape_string(bias.shape()), out_features);
+    y = add(y, bias);
+  }
+  return reshape(y, out_shape);
+}
+
+Tensor channel_mix(const Tensor& x, const Tensor& weight, bool tw) {
+  check_same_dtype("channel_mix", x, weight);
+  NEUROP_CHECK(x.ndim() == 3 && weight.ndim() == 2, ShapeError,
+               "channel_mix: expected x [batch, channels, points] and a matrix weight, got shapes {} and {}",
+               shape_string(x.shape()), shape_string(weight.shape()));
+  const std::int64_t batch = x.size(0), k = x.size(1), points = x.size(2);
+  const std::int64_t m = tw ? weight.size(1) : weight.size(0);
+  const std::int64_t wk = tw ? weight.size(0) : weight.size(1);
+  NEUROP_CHECK(wk == k, ShapeError, "channel_mix: input has {} channels (shape {}) but the weight {}{} expects {}", k,
+               shape_string(x.shape()), shape_string(weight.shape()), tw ? " transposed" : "", wk);
+  Tensor out = Tensor::empty({batch, m, points}, x.dtype());
+  dispatch(x.dtype(), [&]<typename T>() {
+    const T* pw = weight.data<T>();
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    if (batch == 1) {
+      gemm<T>(pw, px, po, m, k, points, tw, false);
+    } else {
+#pragma omp parallel for schedule(static) if (batch * m * k * points > detail::kParallelThreshold)
+      for (std::int64_t b = 0; b < batch; ++b) gemm<T>(pw, px + b * k * points, po + b * m * points, m, k, points, tw, false);
+    }
+  });
+  if (needs_graph(x, weight)) record(out, std::make_shared<ChannelMixNode>(x, weight, tw), {x, weight});
+  return out;
+}
+
+Tensor batch_outer(const Tensor& a, const Tensor& b) {
+  check_same_dtype("batch_outer", a, b);
+  NEUROP_CHECK(a.ndim() == 3 && b.ndim() == 3 && a.size(0) == b.size(0) && a.size(2) == b.size(2), ShapeError,
+               "batch_outer: expected a [B, P, S] and b [B, Q, S], got shapes {} and {}", shape_string(a.shape()),
+               shape_string(b.shape()));
+  const std::int64_t batch = a.size(0), p = a.size(1), q = b.size(1), points = a.size(2);
+  Tensor out = Tensor::zeros({p, q}, a.dtype());
+  dispatch(a.dtype(), [&]<typename T>() {
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    const int threads = (batch > 1 && batch * p * q * points > detail::kParallelThreshold && !omp_in_parallel())
+                            ? std::min<int>(omp_get_max_threads(), static_cast<int>(batch))
+                            : 1;
+    if (threads == 1) {
+      for (std::int64_t i = 0; i < batch; ++i)
+        gemm<T>(pa + i * p * points, pb + i * q * points, po, p, points, q, false, true, /*accumulate=*/true);
+      return;
+    }
+    // Each thread sums a fixed range of the batch; partial sums are added in thread
+    // order, so the result depends only on the thread count.
+    std::vector<RowMatrix<T>> partial(static_cast<std::size_t>(threads), RowMatrix<T>::Zero(p, q));
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      const std::int64_t begin = batch * t / threads, end = batch * (t + 1) / threads;
+      for (std::int64_t i = begin; i < end; ++i)
+        gemm<T>(pa + i * p * points, pb + i * q * points, partial[static_cast<std::size_t>(t)].data(), p, points, q,
+                false, true, /*accumulate=*/true);
+    }
+    MatrixMap<T> total(po, p, q);
+    for (const auto& block : partial) total += block;
+  });
+  if (needs_graph(a, b)) record(out, std::make_shared<BatchOuterNode>(a, b), {a, b});
+  return out;
+}
+
+Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  NEUROP_CHECK(x.ndim() >= 2, ShapeError, "pointwise_conv: input must be [batch, channels, ...], got shape {}",
+               shape_string(x.shape()));
+  NEUROP_CHECK(weight.ndim() == 2, ShapeError, "pointwise_conv: weight must be [out_channels, in_channels], got {}",
+               shape_string(weight.shape()));
+  NEUROP_CHECK(x.size(1) == weight.size(1), ShapeError,
+               "pointwise_conv: input has {} channels (shape {}) but the weight {} expects {}", x.size(1),
+               shape_string(x.shape()), shape_string(weight.shape()), weight.size(1));
+  const std::int64_t batch = x.size(0), points = x.numel() / std::max<std::int64_t>(batch * x.size(1), 1);
+  Tensor y = channel_mix(reshape(x, {batch, x.size(1), points}), weight, false);
+  if (bias.defined()) {
+    NEUROP_CHECK(bias.shape() == Shape{weight.size(0)}, ShapeError, "pointwise_conv: bias shape {} should be [{}]",
+                 shape_string(bias.shape()), weight.size(0));
+    y = add(y, reshape(bias, {weight.size(0), 1}));
+  }
+  Shape out_shape = x.shape();
+  out_shape[1] = weight.size(0);
+  return reshape(y, out_shape);
+}
+
+}  // namespace neurop

@@ -1,0 +1,166 @@
+#include <doctest/doctest.h>
+
+#include "lib/autodiff/graph.hpp"
+#include "lib/tensor/ops.hpp"
+#include "tests/support/check.hpp"
+
+using namespace neurop;
+using neurop::testing::kF32Tight;
+using neurop::testing::kF64Tight;
+
+namespace {
+
+Tensor f64(const std::vector<double>& values, const Shape& shape) {
+  return Tensor::from_vector(values, shape, DType::f64);
+}
+
+}  // namespace
+
+TEST_CASE("tensor factories and accessors") {
+  const Tensor t = Tensor::full({2, 3}, 1.5, DType::f64);
+  CHECK(t.shape() == Shape{2, 3});
+  CHECK(t.numel() == 6);
+  CHECK(t.size(-1) == 3);
+  CHECK(t.dtype() == DType::f64);
+  CHECK(t.at({1, 2}) == 1.5);
+  CHECK(Tensor::arange(4).to_vector() == std::vector<double>{0, 1, 2, 3});
+  CHECK(Tensor::scalar(2.0).item() == 2.0);
+  CHECK_THROWS_AS(t.item(), ShapeError);
+  CHECK_THROWS_AS(t.data<float>(), ShapeError);
+  CHECK_THROWS_AS(Tensor::from_vector(std::vector<double>{1.0, 2.0}, {3}), ShapeError);
+  CHECK_THROWS_AS(Tensor().shape(), ValueError);
+}
+
+TEST_CASE("broadcasting arithmetic values") {
+  const Tensor a = f64({1, 2, 3, 4, 5, 6}, {2, 3});
+  const Tensor row = f64({10, 20, 30}, {3});
+  const Tensor column = f64({100, 200}, {2, 1});
+  CHECK((a + row).to_vector() == std::vector<double>{11, 22, 33, 14, 25, 36});
+  CHECK((a * column).to_vector() == std::vector<double>{100, 200, 300, 800, 1000, 1200});
+  CHECK((column - row).shape() == Shape{2, 3});
+  CHECK((column - row).to_vector() == std::vector<double>{90, 80, 70, 190, 180, 170});
+  CHECK((a / 2.0).to_vector() == std::vector<double>{0.5, 1, 1.5, 2, 2.5, 3});
+  CHECK((1.0 - a).to_vector() == std::vector<double>{0, -1, -2, -3, -4, -5});
+}
+
+TEST_CASE("shape errors name the operation and both shapes") {
+  const Tensor a = Tensor::zeros({2, 3}, DType::f64);
+  const Tensor b = Tensor::zeros({4}, DType::f64);
+  try {
+    add(a, b);
+    FAIL("add of [2, 3] and [4] did not throw");
+  } catch (const ShapeError& error) {
+    const std::string message = error.what();
+    CHECK(message.find("add") != std::string::npos);
+    CHECK(message.find("[2, 3]") != std::string::npos);
+    CHECK(message.find("[4]") != std::string::npos);
+  }
+  CHECK_THROWS_AS(matmul(a, a), ShapeError);
+  CHECK_THROWS_AS(add(a, Tensor::zeros({2, 3}, DType::f32)), ShapeError);
+  CHECK_THROWS_AS(reshape(a, {4, 2}), ShapeError);
+  CHECK_THROWS_AS(slice(a, 1, 2, 5), ShapeError);
+  CHECK_THROWS_AS(permute(a, {0, 0}), ShapeError);
+  CHECK_THROWS_AS(index_select(a, 0, {2}), ShapeError);
+}
+
+TEST_CASE("shape operations values") {
+  const Tensor x = f64({0, 1, 2, 3, 4, 5}, {2, 3});
+  CHECK(permute(x, {1, 0}).to_vector() == std::vector<double>{0, 3, 1, 4, 2, 5});
+  CHECK(slice(x, 1, 0, 3, 2).to_vector() == std::vector<double>{0, 2, 3, 5});
+  CHECK(pad(x, 1, 1, 0).to_vector() == std::vector<double>{0, 0, 1, 2, 0, 3, 4, 5});
+  CHECK(concat({x, x}, 0).shape() == Shape{4, 3});
+  CHECK(concat({x, slice(x, 1, 0, 1)}, 1).to_vector() == std::vector<double>{0, 1, 2, 0, 3, 4, 5, 3});
+  CHECK(sum(x, {1}).to_vector() == std::vector<double>{3, 12});
+  CHECK(sum(x, {0}, true).shape() == Shape{1, 3});
+  CHECK(mean(x).item() == 2.5);
+  CHECK(broadcast_to(f64({1, 2}, {2, 1}), {2, 2}).to_vector() == std::vector<double>{1, 1, 2, 2});
+}
+
+TEST_CASE("permuting rows in place does not alias") {
+  // X = X[perm] with perm = [2, 0, 1]; a row-by-row overwrite would repeat row 2.
+  Tensor x = f64({1, 2, 3, 4, 5, 6}, {3, 2});
+  x = index_select(x, 0, {2, 0, 1});
+  CHECK(x.to_vector() == std::vector<double>{5, 6, 1, 2, 3, 4});
+}
+
+TEST_CASE("matmul assigned to its own operand") {
+  Tensor a = Tensor::ones({4, 4}, DType::f64);
+  const Tensor b = Tensor::ones({4, 4}, DType::f64);
+  a = matmul(a, b);
+  for (double value : a.to_vector()) CHECK(value == 4.0);
+}
+
+TEST_CASE("gather backward accumulates repeated indices") {
+  Tensor x = f64({10, 20}, {2});
+  x.set_requires_grad();
+  const Tensor y = index_select(x, 0, {1, 1, 0});
+  y.backward(Tensor::ones({3}, DType::f64));
+  CHECK(x.grad().to_vector() == std::vector<double>{1, 2});
+}
+
+TEST_CASE("float32 reductions accumulate in double") {
+  // Sequential float32 accumulation stalls at 2^24 and gives 0.8388608 here.
+  const Tensor ones = Tensor::ones({20'000'000}, DType::f32);
+  CHECK_CLOSE(mean(ones).item(), 1.0, kF32Tight);
+}
+
+TEST_CASE("backward accumulates into leaves") {
+  Tensor x = f64({1, 2, 3}, {3});
+  x.set_requires_grad();
+  const Tensor y = sum(square(x));
+  y.backward();
+  CHECK(x.grad().to_vector() == std::vector<double>{2, 4, 6});
+  sum(x).backward();
+  CHECK(x.grad().to_vector() == std::vector<double>{3, 5, 7});
+  x.zero_grad();
+  CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("grad leaves .grad untouched") {
+  Tensor x = f64({1, 2}, {2});
+  x.set_requires_grad();
+  const Tensor y = sum(mul(x, x));
+  const std::vector<Tensor> g = grad({y}, {x});
+  CHECK(g[0].to_vector() == std::vector<double>{2, 4});
+  CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("grad raises for unused inputs unless allowed") {
+  Tensor x = f64({1}, {1});
+  Tensor unused = f64({1}, {1});
+  x.set_requires_grad();
+  unused.set_requires_grad();
+  const Tensor y = sum(exp(x));
+  CHECK_THROWS_AS(grad({y}, {unused}), ValueError);
+  CHECK_FALSE(grad({y}, {unused}, {}, false, /*allow_unused=*/true)[0].defined());
+}
+
+TEST_CASE("second derivative of a cubic") {
+  // y = x^3: dy/dx = 3 x^2 and d2y/dx2 = 6 x.
+  Tensor x = f64({0.5, -2.0}, {2});
+  x.set_requires_grad();
+  const Tensor y = sum(mul(square(x), x));
+  const Tensor dy = grad({y}, {x}, {}, /*create_graph=*/true)[0];
+  CHECK(dy.requires_grad());
+  CHECK_CLOSE(dy.at({0}), 0.75, kF64Tight);
+  const Tensor d2y = grad({sum(dy)}, {x})[0];
+  CHECK_CLOSE(d2y.at({0}), 3.0, kF64Tight);
+  CHECK_CLOSE(d2y.at({1}), -12.0, kF64Tight);
+}
+
+TEST_CASE("no_grad guard records nothing") {
+  Tensor x = f64({1}, {1});
+  x.set_requires_grad();
+  NoGradGuard guard;
+  const Tensor y = exp(x);
+  CHECK_FALSE(y.requires_grad());
+  CHECK_THROWS_AS(y.backward(), ValueError);
+}
+
+TEST_CASE("in-place writes to graph tensors are rejected") {
+  Tensor x = f64({1}, {1});
+  x.set_requires_grad();
+  Tensor y = exp(x);
+  CHECK_THROWS_AS(y.fill_(0.0), ValueError);
+  CHECK_THROWS_AS(y.set_requires_grad(), ValueError);
+}
