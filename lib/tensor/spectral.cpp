@@ -1,0 +1,666 @@
+// Truncated real DFTs (matrix-product and FFTW backends), mode mixing and the
+// spectral convolution.
+//
+// Notation for one axis of length N with m kept modes, theta = 2 pi (f n mod N) / N:
+//   last (real) axis, analysis    X_k = w_k sum_n x_n e^{-i theta},  k = 0 .. m-1
+//   last (real) axis, synthesis   y_n = sum_k w_k (Re G_k cos theta - Im G_k sin theta)
+//   other axes, analysis          Y_r = s sum_n x_n e^{-i f_r theta_1 n}
+//   other axes, synthesis         y_n = s sum_r G_r e^{+i f_r theta_1 n}
+// Synthesis with weights w, s is the adjoint of analysis with the same weights.
+// Unit scaling (w = s = 1) gives the forward transform and its adjoint. Inverse
+// scaling (w_k = c_k / N with c_0 = c_{N/2} = 1 and c_k = 2 otherwise, s = 1/N) gives
+// the inverse real DFT of the zero-filled half spectrum and its adjoint.
+#include "lib/tensor/spectral.hpp"
+
+#include <fftw3.h>
+#include <omp.h>
+
+#include <atomic>
+#include <cmath>
+#include <complex>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <numbers>
+#include <tuple>
+
+#include <Eigen/Core>
+
+#include "lib/autodiff/graph.hpp"
+#include "lib/tensor/kernels.hpp"
+#include "lib/tensor/ops.hpp"
+
+namespace neurop {
+namespace {
+
+enum class Scaling { unit, inverse };
+
+std::atomic<SpectralBackend> backend_setting{SpectralBackend::automatic};
+
+template <typename T>
+using Complex = std::complex<T>;
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Angle 2 pi (f n mod N) / N with the product reduced exactly in integers.
+double dft_angle(std::int64_t frequency, std::int64_t n, std::int64_t size) {
+  const std::int64_t reduced = ((frequency * n) % size + size) % size;
+  return 2.0 * std::numbers::pi * static_cast<double>(reduced) / static_cast<double>(size);
+}
+
+// Frequency of kept row r on a complex axis with m kept modes per sign.
+std::int64_t row_frequency(std::int64_t r, std::int64_t m) { return r < m ? r : r - 2 * m; }
+
+// Weight w_k of bin k on the last axis.
+double real_axis_weight(std::int64_t k, std::int64_t size, Scaling scaling) {
+  if (scaling == Scaling::unit) return 1.0;
+  const bool single = k == 0 || 2 * k == size;  // DC and Nyquist appear once in a real signal
+  return (single ? 1.0 : 2.0) / static_cast<double>(size);
+}
+
+bool use_matrix_backend(const Shape& sizes, const std::vector<std::int64_t>& modes) {
+  switch (backend_setting.load()) {
+    case SpectralBackend::dft: return true;
+    case SpectralBackend::fft: return false;
+    default: break;
+  }
+  // A kept mode costs about 4 N flops as a GEMM column (sine and cosine, multiply and
+  // add) against about 5 N log2 N flops for a whole FFT; GEMM runs several times
+  // closer to peak, so the products win while m < 2.5 log2 N.
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const double size = static_cast<double>(sizes[i]);
+    if (static_cast<double>(modes[i]) >= 2.5 * std::log2(std::max(size, 2.0))) return false;
+  }
+  return true;
+}
+
+// ---- cached DFT matrices ----
+
+// Real-axis matrix A [N, 2m]: A[n, 2k] = w_k cos theta, A[n, 2k+1] = -w_k sin theta.
+template <typename T>
+std::shared_ptr<const RowMatrix<T>> real_axis_matrix(std::int64_t size, std::int64_t m, Scaling scaling) {
+  static std::mutex mutex;
+  static std::map<std::tuple<std::int64_t, std::int64_t, Scaling>, std::shared_ptr<const RowMatrix<T>>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& entry = cache[{size, m, scaling}];
+  if (!entry) {
+    auto matrix = std::make_shared<RowMatrix<T>>(size, 2 * m);
+    for (std::int64_t n = 0; n < size; ++n) {
+      for (std::int64_t k = 0; k < m; ++k) {
+        const double theta = dft_angle(k, n, size);
+        const double w = real_axis_weight(k, size, scaling);
+        (*matrix)(n, 2 * k) = static_cast<T>(w * std::cos(theta));
+        (*matrix)(n, 2 * k + 1) = static_cast<T>(-w * std::sin(theta));
+      }
+    }
+    entry = matrix;
+  }
+  return entry;
+}
+
+// Complex-axis matrix E [2m, N]: E[r, n] = s e^{-i f_r theta}.
+template <typename T>
+std::shared_ptr<const RowMatrix<Complex<T>>> complex_axis_matrix(std::int64_t size, std::int64_t m, Scaling scaling) {
+  static std::mutex mutex;
+  static std::map<std::tuple<std::int64_t, std::int64_t, Scaling>, std::shared_ptr<const RowMatrix<Complex<T>>>>
+      cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& entry = cache[{size, m, scaling}];
+  if (!entry) {
+    const double s = scaling == Scaling::unit ? 1.0 : 1.0 / static_cast<double>(size);
+    auto matrix = std::make_shared<RowMatrix<Complex<T>>>(2 * m, size);
+    for (std::int64_t r = 0; r < 2 * m; ++r) {
+      for (std::int64_t n = 0; n < size; ++n) {
+        const double theta = dft_angle(row_frequency(r, m), n, size);
+        (*matrix)(r, n) = Complex<T>(static_cast<T>(s * std::cos(theta)), static_cast<T>(-s * std::sin(theta)));
+      }
+    }
+    entry = matrix;
+  }
+  return entry;
+}
+
+// ---- FFTW plans ----
+
+template <typename T>
+struct Fftw;
+
+template <>
+struct Fftw<double> {
+  using Plan = fftw_plan;
+  using ComplexType = fftw_complex;
+  static Plan r2c(int n, double* in, ComplexType* out) { return fftw_plan_dft_r2c_1d(n, in, out, FFTW_MEASURE); }
+  static Plan c2r(int n, ComplexType* in, double* out) { return fftw_plan_dft_c2r_1d(n, in, out, FFTW_MEASURE); }
+  static Plan c2c(int n, ComplexType* in, ComplexType* out, int sign) {
+    return fftw_plan_dft_1d(n, in, out, sign, FFTW_MEASURE);
+  }
+  static void execute_r2c(Plan p, double* in, ComplexType* out) { fftw_execute_dft_r2c(p, in, out); }
+  static void execute_c2r(Plan p, ComplexType* in, double* out) { fftw_execute_dft_c2r(p, in, out); }
+  static void execute_c2c(Plan p, ComplexType* in, ComplexType* out) { fftw_execute_dft(p, in, out); }
+  static void* allocate(std::size_t bytes) { return fftw_malloc(bytes); }
+  static void release(void* p) { fftw_free(p); }
+};
+
+template <>
+struct Fftw<float> {
+  using Plan = fftwf_plan;
+  using ComplexType = fftwf_complex;
+  static Plan r2c(int n, float* in, ComplexType* out) { return fftwf_plan_dft_r2c_1d(n, in, out, FFTW_MEASURE); }
+  static Plan c2r(int n, ComplexType* in, float* out) { return fftwf_plan_dft_c2r_1d(n, in, out, FFTW_MEASURE); }
+  static Plan c2c(int n, ComplexType* in, ComplexType* out, int sign) {
+    return fftwf_plan_dft_1d(n, in, out, sign, FFTW_MEASURE);
+  }
+  static void execute_r2c(Plan p, float* in, ComplexType* out) { fftwf_execute_dft_r2c(p, in, out); }
+  static void execute_c2r(Plan p, ComplexType* in, float* out) { fftwf_execute_dft_c2r(p, in, out); }
+  static void execute_c2c(Plan p, ComplexType* in, ComplexType* out) { fftwf_execute_dft(p, in, out); }
+  static void* allocate(std::size_t bytes) { return fftwf_malloc(bytes); }
+  static void release(void* p) { fftwf_free(p); }
+};
+
+// Scratch memory from the FFTW allocator, whose alignment matches the planning buffers.
+template <typename T>
+class Scratch {
+public:
+  explicit Scratch(std::size_t bytes) : data_(Fftw<T>::allocate(std::max<std::size_t>(bytes, 64))) {
+    if (data_ == nullptr) throw std::bad_alloc();
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { Fftw<T>::release(data_); }
+  T* real() { return static_cast<T*>(data_); }
+  Complex<T>* complex() { return static_cast<Complex<T>*>(data_); }
+  typename Fftw<T>::ComplexType* fftw() { return static_cast<typename Fftw<T>::ComplexType*>(data_); }
+
+private:
+  void* data_;
+};
+
+enum class PlanKind { r2c, c2r, forward, backward };
+
+// Returns the cached plan for one transform of length n. Planning is not
+// thread-safe in FFTW, so it happens under a lock; execution with the new-array
+// functions is. Plans are made on FFTW-allocated buffers and executed on
+// FFTW-allocated scratch buffers, so their alignment always matches.
+template <typename T>
+typename Fftw<T>::Plan fftw_plan_for(PlanKind kind, std::int64_t n) {
+  static std::mutex mutex;
+  static std::map<std::pair<PlanKind, std::int64_t>, typename Fftw<T>::Plan> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = cache.find({kind, n});
+  if (found != cache.end()) return found->second;
+  Scratch<T> in(static_cast<std::size_t>(2 * (n + 2)) * sizeof(T));
+  Scratch<T> out(static_cast<std::size_t>(2 * (n + 2)) * sizeof(T));
+  typename Fftw<T>::Plan plan = nullptr;
+  const int length = static_cast<int>(n);
+  switch (kind) {
+    case PlanKind::r2c: plan = Fftw<T>::r2c(length, in.real(), out.fftw()); break;
+    case PlanKind::c2r: plan = Fftw<T>::c2r(length, in.fftw(), out.real()); break;
+    case PlanKind::forward: plan = Fftw<T>::c2c(length, in.fftw(), out.fftw(), FFTW_FORWARD); break;
+    case PlanKind::backward: plan = Fftw<T>::c2c(length, in.fftw(), out.fftw(), FFTW_BACKWARD); break;
+  }
+  NEUROP_CHECK(plan != nullptr, ValueError, "FFTW could not create a plan for length {}", n);
+  cache[{kind, n}] = plan;
+  return plan;
+}
+
+// ---- one-axis kernels ----
+
+// x [rows, N] real -> out [rows, m] complex.
+template <typename T>
+void real_axis_analysis(const T* x, Complex<T>* out, std::int64_t rows, std::int64_t size, std::int64_t m,
+                        Scaling scaling, bool matrices) {
+  if (matrices) {
+    const auto a = real_axis_matrix<T>(size, m, scaling);
+    Eigen::Map<const RowMatrix<T>> input(x, rows, size);
+    Eigen::Map<RowMatrix<T>> output(reinterpret_cast<T*>(out), rows, 2 * m);
+    output.noalias() = input * (*a);
+    return;
+  }
+  const auto plan = fftw_plan_for<T>(PlanKind::r2c, size);
+#pragma omp parallel if (rows * size > detail::kParallelThreshold)
+  {
+    Scratch<T> in(static_cast<std::size_t>(size) * sizeof(T));
+    Scratch<T> spectrum(static_cast<std::size_t>(size / 2 + 1) * sizeof(Complex<T>));
+#pragma omp for schedule(static)
+    for (std::int64_t row = 0; row < rows; ++row) {
+      std::memcpy(in.real(), x + row * size, static_cast<std::size_t>(size) * sizeof(T));
+      Fftw<T>::execute_r2c(plan, in.real(), spectrum.fftw());
+      for (std::int64_t k = 0; k < m; ++k)
+        out[row * m + k] = spectrum.complex()[k] * static_cast<T>(real_axis_weight(k, size, scaling));
+    }
+  }
+}
+
+// g [rows, m] complex -> out [rows, N] real.
+template <typename T>
+void real_axis_synthesis(const Complex<T>* g, T* out, std::int64_t rows, std::int64_t size, std::int64_t m,
+                         Scaling scaling, bool matrices) {
+  if (matrices) {
+    const auto a = real_axis_matrix<T>(size, m, scaling);
+    Eigen::Map<const RowMatrix<T>> input(reinterpret_cast<const T*>(g), rows, 2 * m);
+    Eigen::Map<RowMatrix<T>> output(out, rows, size);
+    output.noalias() = input * a->transpose();
+    return;
+  }
+  const auto plan = fftw_plan_for<T>(PlanKind::c2r, size);
+  const std::int64_t bins = size / 2 + 1;
+#pragma omp parallel if (rows * size > detail::kParallelThreshold)
+  {
+    Scratch<T> spectrum(static_cast<std::size_t>(bins) * sizeof(Complex<T>));
+    Scratch<T> result(static_cast<std::size_t>(size) * sizeof(T));
+#pragma omp for schedule(static)
+    for (std::int64_t row = 0; row < rows; ++row) {
+      // c2r evaluates Z_0 + 2 sum Re(Z_k e^{i theta}) (+ Z_{N/2} (-1)^n), so bin k gets w_k / c_k.
+      Complex<T>* z = spectrum.complex();
+      for (std::int64_t k = 0; k < bins; ++k) z[k] = Complex<T>(0, 0);
+      for (std::int64_t k = 0; k < m; ++k) {
+        const bool single = k == 0 || 2 * k == size;
+        const double factor = real_axis_weight(k, size, scaling) / (single ? 1.0 : 2.0);
+        z[k] = g[row * m + k] * static_cast<T>(factor);
+      }
+      Fftw<T>::execute_c2r(plan, spectrum.fftw(), result.real());
+      std::memcpy(out + row * size, result.real(), static_cast<std::size_t>(size) * sizeof(T));
+    }
+  }
+}
+
+// in [outer, N, inner] -> out [outer, 2m, inner], complex.
+template <typename T>
+void complex_axis_analysis(const Complex<T>* in, Complex<T>* out, std::int64_t outer, std::int64_t size,
+                           std::int64_t inner, std::int64_t m, Scaling scaling, bool matrices) {
+  const std::int64_t kept = 2 * m;
+  if (matrices) {
+    const auto e = complex_axis_matrix<T>(size, m, scaling);
+#pragma omp parallel for schedule(static) if (outer > 1 && outer * size * inner > detail::kParallelThreshold)
+    for (std::int64_t o = 0; o < outer; ++o) {
+      Eigen::Map<const RowMatrix<Complex<T>>> input(in + o * size * inner, size, inner);
+      Eigen::Map<RowMatrix<Complex<T>>> output(out + o * kept * inner, kept, inner);
+      output.noalias() = (*e) * input;
+    }
+    return;
+  }
+  const auto plan = fftw_plan_for<T>(PlanKind::forward, size);
+  const T s = static_cast<T>(scaling == Scaling::unit ? 1.0 : 1.0 / static_cast<double>(size));
+#pragma omp parallel if (outer * size * inner > detail::kParallelThreshold)
+  {
+    Scratch<T> column(static_cast<std::size_t>(size) * sizeof(Complex<T>));
+    Scratch<T> spectrum(static_cast<std::size_t>(size) * sizeof(Complex<T>));
+#pragma omp for schedule(static)
+    for (std::int64_t index = 0; index < outer * inner; ++index) {
+      const std::int64_t o = index / inner, j = index % inner;
+      for (std::int64_t n = 0; n < size; ++n) column.complex()[n] = in[(o * size + n) * inner + j];
+      Fftw<T>::execute_c2c(plan, column.fftw(), spectrum.fftw());
+      for (std::int64_t r = 0; r < kept; ++r) {
+        const std::int64_t bin = r < m ? r : size - kept + r;
+        out[(o * kept + r) * inner + j] = spectrum.complex()[bin] * s;
+      }
+    }
+  }
+}
+
+// in [outer, 2m, inner] -> out [outer, N, inner], complex.
+template <typename T>
+void complex_axis_synthesis(const Complex<T>* in, Complex<T>* out, std::int64_t outer, std::int64_t size,
+                            std::int64_t inner, std::int64_t m, Scaling scaling, bool matrices) {
+  const std::int64_t kept = 2 * m;
+  if (matrices) {
+    const auto e = complex_axis_matrix<T>(size, m, scaling);
+#pragma omp parallel for schedule(static) if (outer > 1 && outer * size * inner > detail::kParallelThreshold)
+    for (std::int64_t o = 0; o < outer; ++o) {
+      Eigen::Map<const RowMatrix<Complex<T>>> input(in + o * kept * inner, kept, inner);
+      Eigen::Map<RowMatrix<Complex<T>>> output(out + o * size * inner, size, inner);
+      output.noalias() = e->adjoint() * input;
+    }
+    return;
+  }
+  const auto plan = fftw_plan_for<T>(PlanKind::backward, size);
+  const T s = static_cast<T>(scaling == Scaling::unit ? 1.0 : 1.0 / static_cast<double>(size));
+#pragma omp parallel if (outer * size * inner > detail::kParallelThreshold)
+  {
+    Scratch<T> spectrum(static_cast<std::size_t>(size) * sizeof(Complex<T>));
+    Scratch<T> column(static_cast<std::size_t>(size) * sizeof(Complex<T>));
+#pragma omp for schedule(static)
+    for (std::int64_t index = 0; index < outer * inner; ++index) {
+      const std::int64_t o = index / inner, j = index % inner;
+      for (std::int64_t n = 0; n < size; ++n) spectrum.complex()[n] = Complex<T>(0, 0);
+      for (std::int64_t r = 0; r < kept; ++r) {
+        const std::int64_t bin = r < m ? r : size - kept + r;
+        spectrum.complex()[bin] = in[(o * kept + r) * inner + j];
+      }
+      Fftw<T>::execute_c2c(plan, spectrum.fftw(), column.fftw());
+      for (std::int64_t n = 0; n < size; ++n) out[(o * size + n) * inner + j] = column.complex()[n] * s;
+    }
+  }
+}
+
+// ---- multi-axis transforms ----
+
+void check_modes(const char* op, const Shape& sizes, const std::vector<std::int64_t>& modes) {
+  const std::size_t d = sizes.size();
+  for (std::size_t i = 0; i < d; ++i) {
+    const std::int64_t limit = i + 1 == d ? sizes[i] / 2 + 1 : sizes[i] / 2;
+    NEUROP_CHECK(modes[i] >= 1 && modes[i] <= limit, ShapeError,
+                 "{}: {} modes requested on spatial axis {} of extent {}, which holds 1 to {}; use clamp_modes()", op,
+                 modes[i], i, sizes[i], limit);
+  }
+}
+
+Tensor spectral_synthesis(const Tensor& spectrum, const Shape& sizes, Scaling scaling);
+
+class AnalysisNode : public Node {
+public:
+  AnalysisNode(Shape sizes, Scaling scaling) : sizes_(std::move(sizes)), scaling_(scaling) {}
+  const char* name() const override { return "rfft_modes"; }
+  std::vector<Tensor> backward(const Tensor& g) override { return {spectral_synthesis(g, sizes_, scaling_)}; }
+
+private:
+  Shape sizes_;
+  Scaling scaling_;
+};
+
+Tensor spectral_analysis(const Tensor& x, const std::vector<std::int64_t>& modes, Scaling scaling) {
+  const auto d = static_cast<std::int64_t>(modes.size());
+  NEUROP_CHECK(d >= 1 && d <= 3 && x.ndim() >= d, ShapeError,
+               "rfft_modes: {} mode counts for a tensor of shape {}; expected 1 to 3 spatial axes at the end", d,
+               shape_string(x.shape()));
+  const Shape sizes(x.shape().end() - d, x.shape().end());
+  check_modes("rfft_modes", sizes, modes);
+  const Shape lead(x.shape().begin(), x.shape().end() - d);
+  const std::int64_t batch = shape_numel(lead);
+  const bool matrices = use_matrix_backend(sizes, modes);
+
+  Shape kept(static_cast<std::size_t>(d));
+  for (std::int64_t i = 0; i < d; ++i) kept[static_cast<std::size_t>(i)] = i + 1 == d ? modes.back() : 2 * modes[static_cast<std::size_t>(i)];
+  Shape out_shape = lead;
+  out_shape.insert(out_shape.end(), kept.begin(), kept.end());
+  out_shape.push_back(2);
+  Tensor out = Tensor::empty(out_shape, x.dtype());
+
+  dispatch(x.dtype(), [&]<typename T>() {
+    // Stage 1, last axis: [batch * N_1..N_{d-1}, N_d] real -> [.., m_d] complex.
+    std::int64_t rows = batch;
+    for (std::int64_t i = 0; i + 1 < d; ++i) rows *= sizes[static_cast<std::size_t>(i)];
+    Tensor current = d == 1 ? out : Tensor::empty({rows, modes.back(), 2}, x.dtype());
+    real_axis_analysis<T>(x.data<T>(), reinterpret_cast<Complex<T>*>(current.data<T>()), rows, sizes.back(),
+                          modes.back(), scaling, matrices);
+    // Stage 2, the other axes from the last to the first:
+    // [outer, N_i, inner] -> [outer, 2 m_i, inner] with inner = K_{i+1} .. K_d.
+    std::int64_t inner = modes.back();
+    for (std::int64_t i = d - 2; i >= 0; --i) {
+      std::int64_t outer = batch;
+      for (std::int64_t j = 0; j < i; ++j) outer *= sizes[static_cast<std::size_t>(j)];
+      const std::int64_t size = sizes[static_cast<std::size_t>(i)], m = modes[static_cast<std::size_t>(i)];
+      Tensor next = i == 0 ? out : Tensor::empty({outer, 2 * m, inner, 2}, x.dtype());
+      complex_axis_analysis<T>(reinterpret_cast<const Complex<T>*>(current.data<T>()),
+                               reinterpret_cast<Complex<T>*>(next.data<T>()), outer, size, inner, m, scaling,
+                               matrices);
+      current = next;
+      inner *= 2 * m;
+    }
+  });
+  if (needs_graph(x)) record(out, std::make_shared<AnalysisNode>(sizes, scaling), {x});
+  return out;
+}
+
+class SynthesisNode : public Node {
+public:
+  SynthesisNode(std::vector<std::int64_t> modes, Scaling scaling) : modes_(std::move(modes)), scaling_(scaling) {}
+  const char* name() const override { return "irfft_modes"; }
+  std::vector<Tensor> backward(const Tensor& g) override { return {spectral_analysis(g, modes_, scaling_)}; }
+
+private:
+  std::vector<std::int64_t> modes_;
+  Scaling scaling_;
+};
+
+Tensor spectral_synthesis(const Tensor& spectrum, const Shape& sizes, Scaling scaling) {
+  const auto d = static_cast<std::int64_t>(sizes.size());
+  NEUROP_CHECK(d >= 1 && d <= 3 && spectrum.ndim() >= d + 1 && spectrum.size(-1) == 2, ShapeError,
+               "irfft_modes: spectrum of shape {} for {} spatial axes; expected [..., K_1..K_d, 2]",
+               shape_string(spectrum.shape()), d);
+  const Shape kept(spectrum.shape().end() - d - 1, spectrum.shape().end() - 1);
+  std::vector<std::int64_t> modes(static_cast<std::size_t>(d));
+  for (std::int64_t i = 0; i < d; ++i) {
+    const std::int64_t k = kept[static_cast<std::size_t>(i)];
+    NEUROP_CHECK(i + 1 == d || k % 2 == 0, ShapeError,
+                 "irfft_modes: axis {} of spectrum shape {} keeps {} rows; expected an even count (m positive and m "
+                 "negative frequencies)",
+                 i, shape_string(spectrum.shape()), k);
+    modes[static_cast<std::size_t>(i)] = i + 1 == d ? k : k / 2;
+  }
+  check_modes("irfft_modes", sizes, modes);
+  const Shape lead(spectrum.shape().begin(), spectrum.shape().end() - d - 1);
+  const std::int64_t batch = shape_numel(lead);
+  const bool matrices = use_matrix_backend(sizes, modes);
+  Shape out_shape = lead;
+  out_shape.insert(out_shape.end(), sizes.begin(), sizes.end());
+  Tensor out = Tensor::empty(out_shape, spectrum.dtype());
+
+  dispatch(spectrum.dtype(), [&]<typename T>() {
+    // Stage 1, axes 1 .. d-1: [outer, 2 m_i, inner] -> [outer, N_i, inner] with
+    // inner = K_{i+1} .. K_d.
+    Tensor current = spectrum;
+    for (std::int64_t i = 0; i + 1 < d; ++i) {
+      std::int64_t outer = batch, inner = 1;
+      for (std::int64_t j = 0; j < i; ++j) outer *= sizes[static_cast<std::size_t>(j)];
+      for (std::int64_t j = i + 1; j < d; ++j) inner *= kept[static_cast<std::size_t>(j)];
+      const std::int64_t size = sizes[static_cast<std::size_t>(i)], m = modes[static_cast<std::size_t>(i)];
+      Tensor next = Tensor::empty({outer, size, inner, 2}, spectrum.dtype());
+      complex_axis_synthesis<T>(reinterpret_cast<const Complex<T>*>(current.data<T>()),
+                                reinterpret_cast<Complex<T>*>(next.data<T>()), outer, size, inner, m, scaling,
+                                matrices);
+      current = next;
+    }
+    // Stage 2, last axis: [rows, m_d] complex -> [rows, N_d] real.
+    std::int64_t rows = batch;
+    for (std::int64_t i = 0; i + 1 < d; ++i) rows *= sizes[static_cast<std::size_t>(i)];
+    real_axis_synthesis<T>(reinterpret_cast<const Complex<T>*>(current.data<T>()), out.data<T>(), rows, sizes.back(),
+                           modes.back(), scaling, matrices);
+  });
+  if (needs_graph(spectrum)) record(out, std::make_shared<SynthesisNode>(modes, scaling), {spectrum});
+  return out;
+}
+
+// ---- mode mixing ----
+
+enum class MixKind {
+  mix,     // out_k = a_k b_k,   a = x [B, I, K], b = w [I, O, K] -> [B, O, K]
+  grad_x,  // out_k = a_k b_k^H, a = g [B, O, K], b = w [I, O, K] -> [B, I, K]
+  grad_w,  // out_k = a_k^H b_k, a = x [B, I, K], b = g [B, O, K] -> [I, O, K]
+};
+
+Tensor mix_modes(MixKind kind, const Tensor& a, const Tensor& b);
+
+class MixNode : public Node {
+public:
+  MixNode(MixKind kind, Tensor a, Tensor b) : kind_(kind), a_(std::move(a)), b_(std::move(b)) {}
+  const char* name() const override { return "spectral_mix"; }
+
+  // With real-pair gradients (dL/dRe, dL/dIm), the adjoint of z -> a z is z -> conj(a) z:
+  //   mix(x, w):     dx = grad_x(g, w),  dw = grad_w(x, g)
+  //   grad_x(g, w):  dg = mix(h, w),     dw = grad_w(h, g)
+  //   grad_w(x, g):  dx = grad_x(g, h),  dg = mix(x, h)
+  std::vector<Tensor> backward(const Tensor& h) override {
+    Tensor ga, gb;
+    switch (kind_) {
+      case MixKind::mix:
+        if (needs_input_grad(0)) ga = mix_modes(MixKind::grad_x, h, b_);
+        if (needs_input_grad(1)) gb = mix_modes(MixKind::grad_w, a_, h);
+        break;
+      case MixKind::grad_x:
+        if (needs_input_grad(0)) ga = mix_modes(MixKind::mix, h, b_);
+        if (needs_input_grad(1)) gb = mix_modes(MixKind::grad_w, h, a_);
+        break;
+      case MixKind::grad_w:
+        if (needs_input_grad(0)) ga = mix_modes(MixKind::grad_x, b_, h);
+        if (needs_input_grad(1)) gb = mix_modes(MixKind::mix, a_, h);
+        break;
+    }
+    return {ga, gb};
+  }
+
+private:
+  MixKind kind_;
+  Tensor a_, b_;
+};
+
+// [P, Q, K] complex -> [K, P, Q] complex, or back when `inverse`.
+template <typename T>
+void transpose_modes(const Complex<T>* in, Complex<T>* out, std::int64_t p, std::int64_t q, std::int64_t k,
+                     bool inverse) {
+  for (std::int64_t i = 0; i < p; ++i)
+    for (std::int64_t j = 0; j < q; ++j)
+      for (std::int64_t m = 0; m < k; ++m) {
+        const std::int64_t mode_major = (m * p + i) * q + j, channel_major = (i * q + j) * k + m;
+        if (inverse) out[channel_major] = in[mode_major];
+        else out[mode_major] = in[channel_major];
+      }
+}
+
+Tensor mix_modes(MixKind kind, const Tensor& a, const Tensor& b) {
+  check_same_dtype("spectral_mix", a, b);
+  NEUROP_CHECK(a.ndim() >= 4 && a.ndim() == b.ndim() && a.size(-1) == 2 && b.size(-1) == 2, ShapeError,
+               "spectral_mix: expected [B, C_in, K..., 2] and [C_in, C_out, K..., 2], got shapes {} and {}",
+               shape_string(a.shape()), shape_string(b.shape()));
+  const Shape modes_shape(a.shape().begin() + 2, a.shape().end() - 1);
+  const Shape b_modes(b.shape().begin() + 2, b.shape().end() - 1);
+  NEUROP_CHECK(modes_shape == b_modes, ShapeError, "spectral_mix: mode extents differ: shapes {} and {}",
+               shape_string(a.shape()), shape_string(b.shape()));
+  const std::int64_t k = shape_numel(modes_shape);
+  const std::int64_t a0 = a.size(0), a1 = a.size(1), b0 = b.size(0), b1 = b.size(1);
+  std::int64_t rows = 0, inner = 0, cols = 0;  // out_k is [rows, cols], contracted over `inner`
+  switch (kind) {
+    case MixKind::mix:
+      NEUROP_CHECK(a1 == b0, ShapeError, "spectral_mix: input has {} channels (shape {}) but the weight {} expects {}",
+                   a1, shape_string(a.shape()), shape_string(b.shape()), b0);
+      rows = a0, inner = a1, cols = b1;
+      break;
+    case MixKind::grad_x:
+      NEUROP_CHECK(a1 == b1, ShapeError, "spectral_mix: gradient shape {} does not match weight shape {}",
+                   shape_string(a.shape()), shape_string(b.shape()));
+      rows = a0, inner = a1, cols = b0;
+      break;
+    case MixKind::grad_w:
+      NEUROP_CHECK(a0 == b0, ShapeError, "spectral_mix: batch extents differ: shapes {} and {}",
+                   shape_string(a.shape()), shape_string(b.shape()));
+      rows = a1, inner = a0, cols = b1;
+      break;
+  }
+  Shape out_shape = {rows, cols};
+  out_shape.insert(out_shape.end(), modes_shape.begin(), modes_shape.end());
+  out_shape.push_back(2);
+  Tensor out = Tensor::empty(out_shape, a.dtype());
+
+  dispatch(a.dtype(), [&]<typename T>() {
+    using Matrix = RowMatrix<Complex<T>>;
+    std::vector<Complex<T>> am(static_cast<std::size_t>(a0 * a1 * k)), bm(static_cast<std::size_t>(b0 * b1 * k)),
+        om(static_cast<std::size_t>(rows * cols * k));
+    transpose_modes<T>(reinterpret_cast<const Complex<T>*>(a.data<T>()), am.data(), a0, a1, k, false);
+    transpose_modes<T>(reinterpret_cast<const Complex<T>*>(b.data<T>()), bm.data(), b0, b1, k, false);
+#pragma omp parallel for schedule(static) if (k > 1 && rows * inner * cols * k > detail::kParallelThreshold)
+    for (std::int64_t m = 0; m < k; ++m) {
+      Eigen::Map<const Matrix> am_k(am.data() + m * a0 * a1, a0, a1);
+      Eigen::Map<const Matrix> bm_k(bm.data() + m * b0 * b1, b0, b1);
+      Eigen::Map<Matrix> om_k(om.data() + m * rows * cols, rows, cols);
+      switch (kind) {
+        case MixKind::mix: om_k.noalias() = am_k * bm_k; break;
+        case MixKind::grad_x: om_k.noalias() = am_k * bm_k.adjoint(); break;
+        case MixKind::grad_w: om_k.noalias() = am_k.adjoint() * bm_k; break;
+      }
+    }
+    transpose_modes<T>(om.data(), reinterpret_cast<Complex<T>*>(out.data<T>()), rows, cols, k, true);
+  });
+  if (needs_graph(a, b)) record(out, std::make_shared<MixNode>(kind, a, b), {a, b});
+  return out;
+}
+
+}  // namespace
+
+void set_spectral_backend(SpectralBackend backend) { backend_setting.store(backend); }
+SpectralBackend spectral_backend() { return backend_setting.load(); }
+
+std::vector<std::int64_t> clamp_modes(const Shape& sizes, const std::vector<std::int64_t>& modes) {
+  NEUROP_CHECK(sizes.size() == modes.size(), ShapeError, "clamp_modes: {} mode counts for {} spatial axes",
+               modes.size(), sizes.size());
+  std::vector<std::int64_t> clamped(modes.size());
+  for (std::size_t i = 0; i < modes.size(); ++i) {
+    const std::int64_t limit = i + 1 == modes.size() ? sizes[i] / 2 + 1 : sizes[i] / 2;
+    clamped[i] = std::min(modes[i], limit);
+    NEUROP_CHECK(clamped[i] >= 1, ShapeError, "clamp_modes: spatial axis {} of extent {} holds no mode", i, sizes[i]);
+  }
+  return clamped;
+}
+
+Tensor rfft_modes(const Tensor& x, const std::vector<std::int64_t>& modes) {
+  return spectral_analysis(x, modes, Scaling::unit);
+}
+
+Tensor irfft_modes(const Tensor& spectrum, const Shape& sizes) {
+  return spectral_synthesis(spectrum, sizes, Scaling::inverse);
+}
+
+Tensor rfft_modes_adjoint(const Tensor& spectrum, const Shape& sizes) {
+  return spectral_synthesis(spectrum, sizes, Scaling::unit);
+}
+
+Tensor irfft_modes_adjoint(const Tensor& x, const std::vector<std::int64_t>& modes) {
+  return spectral_analysis(x, modes, Scaling::inverse);
+}
+
+Tensor spectral_mix(const Tensor& x_hat, const Tensor& weight) { return mix_modes(MixKind::mix, x_hat, weight); }
+
+std::vector<std::int64_t> weight_modes(const Tensor& weight) {
+  NEUROP_CHECK(weight.ndim() >= 4 && weight.ndim() <= 6 && weight.size(-1) == 2, ShapeError,
+               "spectral weight: expected [C_in, C_out, K_1..K_d, 2] with d = 1..3, got shape {}",
+               shape_string(weight.shape()));
+  const std::int64_t d = weight.ndim() - 3;
+  std::vector<std::int64_t> modes(static_cast<std::size_t>(d));
+  for (std::int64_t i = 0; i < d; ++i) {
+    const std::int64_t k = weight.size(2 + i);
+    NEUROP_CHECK(i + 1 == d || k % 2 == 0, ShapeError,
+                 "spectral weight: axis {} of shape {} keeps {} rows; expected an even count", i,
+                 shape_string(weight.shape()), k);
+    modes[static_cast<std::size_t>(i)] = i + 1 == d ? k : k / 2;
+  }
+  return modes;
+}
+
+Tensor clamp_weight(const Tensor& weight, const std::vector<std::int64_t>& modes) {
+  const std::vector<std::int64_t> full = weight_modes(weight);
+  NEUROP_CHECK(modes.size() == full.size(), ShapeError, "clamp_weight: {} mode counts for a weight of shape {}",
+               modes.size(), shape_string(weight.shape()));
+  Tensor result = weight;
+  const auto d = static_cast<std::int64_t>(full.size());
+  for (std::int64_t i = 0; i < d; ++i) {
+    const std::int64_t requested = full[static_cast<std::size_t>(i)], kept = modes[static_cast<std::size_t>(i)];
+    NEUROP_CHECK(kept >= 1 && kept <= requested, ShapeError,
+                 "clamp_weight: {} modes on axis {} but the weight holds {}", kept, i, requested);
+    if (kept == requested) continue;
+    const std::int64_t axis = 2 + i;
+    if (i + 1 == d) {
+      result = slice(result, axis, 0, kept);
+    } else {
+      // Rows are frequencies 0 .. m-1 then -m .. -1; keep 0 .. kept-1 and -kept .. -1.
+      result = concat({slice(result, axis, 0, kept), slice(result, axis, 2 * requested - kept, 2 * requested)}, axis);
+    }
+  }
+  return result;
+}
+
+Tensor spectral_conv(const Tensor& x, const Tensor& weight) {
+  const std::vector<std::int64_t> requested = weight_modes(weight);
+  const auto d = static_cast<std::int64_t>(requested.size());
+  NEUROP_CHECK(x.ndim() == d + 2, ShapeError,
+               "spectral_conv: input shape {} does not fit a weight for {} spatial axes (shape {}); expected [batch, "
+               "channels, {} spatial extents]",
+               shape_string(x.shape()), d, shape_string(weight.shape()), d);
+  NEUROP_CHECK(x.size(1) == weight.size(0), ShapeError,
+               "spectral_conv: input has {} channels (shape {}) but the weight {} expects {}", x.size(1),
+               shape_string(x.shape()), shape_string(weight.shape()), weight.size(0));
+  const Shape sizes(x.shape().begin() + 2, x.shape().end());
+  const std::vector<std::int64_t> modes = clamp_modes(sizes, requested);
+  const Tensor w = clamp_weight(weight, modes);
+  return irfft_modes(spectral_mix(rfft_modes(x, modes), w), sizes);
+}
+
+}  // namespace neurop

@@ -1,0 +1,266 @@
+#include <cmath>
+#include <complex>
+#include <numbers>
+
+#include <doctest/doctest.h>
+
+#include "lib/autodiff/gradcheck.hpp"
+#include "lib/autodiff/graph.hpp"
+#include "lib/core/random.hpp"
+#include "lib/tensor/ops.hpp"
+#include "lib/tensor/spectral.hpp"
+#include "tests/support/check.hpp"
+
+using namespace neurop;
+using neurop::testing::kF64Loose;
+using neurop::testing::kF64Tight;
+using Complex = std::complex<double>;
+
+namespace {
+
+Tensor random_tensor(const Shape& shape, std::uint64_t seed, DType dtype = DType::f64) {
+  Rng rng(seed);
+  std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
+  for (double& v : values) v = rng.uniform(-1.0, 1.0);
+  return Tensor::from_vector(values, shape, dtype);
+}
+
+double max_abs_difference(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  const auto va = a.to_vector(), vb = b.to_vector();
+  double worst = 0.0;
+  for (std::size_t i = 0; i < va.size(); ++i) worst = std::max(worst, std::abs(va[i] - vb[i]));
+  return worst;
+}
+
+double inner_product(const Tensor& a, const Tensor& b) { return sum(mul(a, b)).item(); }
+
+// Restores the process-wide backend when a test ends.
+struct BackendScope {
+  explicit BackendScope(SpectralBackend backend) : previous(spectral_backend()) { set_spectral_backend(backend); }
+  ~BackendScope() { set_spectral_backend(previous); }
+  SpectralBackend previous;
+};
+
+const SpectralBackend kBackends[] = {SpectralBackend::dft, SpectralBackend::fft};
+
+// Direct 2D DFT of a real [n0, n1] field at frequencies (f0, f1).
+Complex direct_dft(const std::vector<double>& x, std::int64_t n0, std::int64_t n1, std::int64_t f0, std::int64_t f1) {
+  Complex total = 0;
+  for (std::int64_t a = 0; a < n0; ++a)
+    for (std::int64_t b = 0; b < n1; ++b) {
+      const double theta = 2 * std::numbers::pi * (static_cast<double>(f0 * a) / n0 + static_cast<double>(f1 * b) / n1);
+      total += x[static_cast<std::size_t>(a * n1 + b)] * Complex(std::cos(theta), -std::sin(theta));
+    }
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("real DFT of a delta at index 1") {
+  // X_1 = exp(-i pi / 3) = 0.5 - 0.8660254i for length 6.
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    const Tensor x = Tensor::from_vector(std::vector<double>{0, 1, 0, 0, 0, 0}, {6}, DType::f64);
+    const Tensor spectrum = rfft_modes(x, {4});
+    CHECK_CLOSE(spectrum.at({1, 0}), 0.5, kF64Tight);
+    CHECK_CLOSE(spectrum.at({1, 1}), -std::sqrt(3.0) / 2.0, kF64Tight);
+    CHECK(max_abs_difference(irfft_modes(spectrum, {6}), x) < 1e-15);
+  }
+}
+
+TEST_CASE("real DFT round trip on odd and even lengths") {
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    for (std::int64_t n : {6, 7, 48, 85, 421, 1023, 1025}) {
+      const Tensor x = random_tensor({3, n}, static_cast<std::uint64_t>(n));
+      const Tensor back = irfft_modes(rfft_modes(x, {n / 2 + 1}), {n});
+      INFO("length ", n);
+      CHECK(max_abs_difference(back, x) < 1e-12);
+    }
+  }
+}
+
+TEST_CASE("2D truncated transform matches the direct DFT") {
+  const std::int64_t n0 = 9, n1 = 8, m0 = 3, m1 = 4;
+  const Tensor x = random_tensor({n0, n1}, 3);
+  const std::vector<double> values = x.to_vector();
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    const Tensor spectrum = rfft_modes(x, {m0, m1});
+    REQUIRE(spectrum.shape() == Shape{2 * m0, m1, 2});
+    for (std::int64_t r = 0; r < 2 * m0; ++r) {
+      const std::int64_t f0 = r < m0 ? r : r - 2 * m0;
+      for (std::int64_t k = 0; k < m1; ++k) {
+        const Complex expected = direct_dft(values, n0, n1, f0, k);
+        CHECK_CLOSE(spectrum.at({r, k, 0}), expected.real(), kF64Tight);
+        CHECK_CLOSE(spectrum.at({r, k, 1}), expected.imag(), kF64Tight);
+      }
+    }
+  }
+}
+
+TEST_CASE("inverse equals irfftn of the zero-filled spectrum") {
+  // irfftn: a complex inverse DFT along axis 0, then a real inverse along axis 1 that
+  // counts interior bins twice and keeps the real part of bin 0:
+  //   y[a, b] = 1/(N0 N1) sum_k c_k Re( sum_f Z[f, k] e^{2 pi i (f a / N0 + k b / N1)} )
+  // with c_0 = 1 and c_k = 2 for the interior bins of an odd N1.
+  const std::int64_t n0 = 10, n1 = 7, m0 = 2, m1 = 3;
+  const Tensor spectrum = random_tensor({2 * m0, m1, 2}, 4);
+  std::vector<double> expected(static_cast<std::size_t>(n0 * n1), 0.0);
+  for (std::int64_t a = 0; a < n0; ++a)
+    for (std::int64_t b = 0; b < n1; ++b) {
+      double total = 0.0;
+      for (std::int64_t k = 0; k < m1; ++k) {
+        Complex column = 0;
+        for (std::int64_t r = 0; r < 2 * m0; ++r) {
+          const std::int64_t f = r < m0 ? r : r - 2 * m0;
+          const Complex z(spectrum.at({r, k, 0}), spectrum.at({r, k, 1}));
+          const double theta = 2 * std::numbers::pi * (static_cast<double>(f * a) / n0 + static_cast<double>(k * b) / n1);
+          column += z * Complex(std::cos(theta), std::sin(theta));
+        }
+        total += (k == 0 ? 1.0 : 2.0) * column.real();
+      }
+      expected[static_cast<std::size_t>(a * n1 + b)] = total / static_cast<double>(n0 * n1);
+    }
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    const std::vector<double> result = irfft_modes(spectrum, {n0, n1}).to_vector();
+    for (std::size_t i = 0; i < result.size(); ++i) CHECK_CLOSE(result[i], expected[i], kF64Tight);
+  }
+}
+
+TEST_CASE("matrix and FFTW backends agree") {
+  struct Case {
+    Shape shape;
+    std::vector<std::int64_t> modes;
+  };
+  const Case cases[] = {{{2, 3, 64}, {16}}, {{2, 17}, {9}}, {{2, 12, 15}, {5, 8}}, {{1, 6, 8, 10}, {2, 3, 4}}};
+  for (const Case& c : cases) {
+    const Tensor x = random_tensor(c.shape, 5);
+    Tensor spectrum_dft, spectrum_fft, back_dft, back_fft;
+    Shape sizes(c.shape.end() - static_cast<std::ptrdiff_t>(c.modes.size()), c.shape.end());
+    {
+      BackendScope scope(SpectralBackend::dft);
+      spectrum_dft = rfft_modes(x, c.modes);
+      back_dft = irfft_modes(spectrum_dft, sizes);
+    }
+    {
+      BackendScope scope(SpectralBackend::fft);
+      spectrum_fft = rfft_modes(x, c.modes);
+      back_fft = irfft_modes(spectrum_dft, sizes);
+    }
+    INFO("shape ", shape_string(c.shape));
+    CHECK(max_abs_difference(spectrum_dft, spectrum_fft) < 1e-12);
+    CHECK(max_abs_difference(back_dft, back_fft) < 1e-13);
+  }
+}
+
+TEST_CASE("transforms and their adjoints satisfy <Ax, y> = <x, A*y>") {
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    const Shape sizes = {6, 9};
+    const std::vector<std::int64_t> modes = {2, 5};
+    const Tensor x = random_tensor({2, 6, 9}, 6);
+    const Tensor g = random_tensor({2, 4, 5, 2}, 7);
+    CHECK_CLOSE(inner_product(rfft_modes(x, modes), g), inner_product(x, rfft_modes_adjoint(g, sizes)), kF64Tight);
+    CHECK_CLOSE(inner_product(irfft_modes(g, sizes), x), inner_product(g, irfft_modes_adjoint(x, modes)), kF64Tight);
+  }
+}
+
+TEST_CASE("inverse transform leaves its input unchanged") {
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    const Tensor spectrum = random_tensor({3, 4, 5, 2}, 8);
+    const std::vector<double> before = spectrum.to_vector();
+    const Tensor first = irfft_modes(spectrum, {8, 9});
+    const Tensor second = irfft_modes(spectrum, {8, 9});
+    CHECK(first.to_vector() == second.to_vector());
+    CHECK(spectrum.to_vector() == before);
+  }
+}
+
+TEST_CASE("gradcheck spectral operations") {
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    INFO("backend ", backend == SpectralBackend::dft ? "dft" : "fft");
+    const auto check = [](const char* label, const TensorFunction& f, const std::vector<Tensor>& inputs) {
+      const GradcheckResult first = gradcheck(f, inputs);
+      CHECK_MESSAGE(first.passed, label, ": ", first.message());
+      const GradcheckResult second = gradgradcheck(f, inputs);
+      CHECK_MESSAGE(second.passed, label, " (second order): ", second.message());
+    };
+    check("rfft_modes even", [](const auto& v) { return rfft_modes(v[0], {5}); }, {random_tensor({2, 8}, 9)});
+    check("rfft_modes odd 2D", [](const auto& v) { return rfft_modes(v[0], {2, 3}); }, {random_tensor({5, 5}, 10)});
+    check("irfft_modes with Nyquist", [](const auto& v) { return irfft_modes(v[0], {8}); },
+          {random_tensor({2, 5, 2}, 11)});
+    check("irfft_modes 2D", [](const auto& v) { return irfft_modes(v[0], {6, 7}); }, {random_tensor({4, 3, 2}, 12)});
+    check("spectral_mix", [](const auto& v) { return spectral_mix(v[0], v[1]); },
+          {random_tensor({2, 3, 4, 2}, 13), random_tensor({3, 2, 4, 2}, 14)});
+    check("spectral_conv 1D", [](const auto& v) { return spectral_conv(v[0], v[1]); },
+          {random_tensor({2, 2, 9}, 15), random_tensor({2, 3, 4, 2}, 16)});
+    check("spectral_conv 2D", [](const auto& v) { return spectral_conv(v[0], v[1]); },
+          {random_tensor({1, 2, 6, 5}, 17), random_tensor({2, 2, 4, 3, 2}, 18)});
+    // tanh makes the second derivative depend on both arguments.
+    check("tanh of spectral_conv", [](const auto& v) { return tanh(spectral_conv(v[0], v[1])); },
+          {random_tensor({2, 2, 8}, 19), random_tensor({2, 2, 3, 2}, 20)});
+  }
+}
+
+TEST_CASE("spectral weight gradient decreases the loss") {
+  // One gradient-descent step on the real and imaginary parts of every weight lowers
+  // the loss: the documented convention (dL/dRe, dL/dIm) is a descent direction.
+  const Tensor x = random_tensor({4, 2, 16}, 21);
+  const Tensor target = random_tensor({4, 2, 16}, 22);
+  Tensor w = random_tensor({2, 2, 5, 2}, 23);
+  w.set_requires_grad();
+  const auto loss_of = [&](const Tensor& weight) { return sum(square(spectral_conv(x, weight) - target)); };
+  const Tensor loss = loss_of(w);
+  loss.backward();
+  const Tensor stepped = w.detach() - 1e-3 * w.grad();
+  CHECK(loss_of(stepped).item() < loss.item());
+}
+
+TEST_CASE("too many modes are clamped to the grid") {
+  // A 2D layer with 12 x 12 modes on a 16 x 16 grid keeps 8 x 9, on 16 x 8 keeps 8 x 5.
+  CHECK(clamp_modes({16, 16}, {12, 12}) == std::vector<std::int64_t>{8, 9});
+  CHECK(clamp_modes({16, 8}, {12, 12}) == std::vector<std::int64_t>{8, 5});
+  CHECK(clamp_modes({7}, {3}) == std::vector<std::int64_t>{3});
+  const Tensor weight = random_tensor({2, 3, 24, 12, 2}, 24);
+  for (const Shape& grid : {Shape{16, 16}, Shape{16, 8}}) {
+    Shape shape = {2, 2};
+    shape.insert(shape.end(), grid.begin(), grid.end());
+    const Tensor x = random_tensor(shape, 25);
+    const std::vector<std::int64_t> modes = clamp_modes(grid, {12, 12});
+    const Tensor small_weight = clamp_weight(weight, modes).detach().clone();
+    REQUIRE(small_weight.shape() == Shape{2, 3, 2 * modes[0], modes[1], 2});
+    INFO("grid ", shape_string(grid));
+    CHECK(max_abs_difference(spectral_conv(x, weight), spectral_conv(x, small_weight)) == 0.0);
+  }
+}
+
+TEST_CASE("even grid with n/2 + 1 modes keeps the Nyquist bin") {
+  const std::int64_t n = 8;
+  std::vector<double> alternating(n);
+  for (std::int64_t i = 0; i < n; ++i) alternating[static_cast<std::size_t>(i)] = i % 2 == 0 ? 1.0 : -1.0;
+  const Tensor x = Tensor::from_vector(alternating, {1, 1, n}, DType::f64);
+  // Identity weights: real part 1, imaginary part 0 at every mode.
+  auto identity_weight = [](std::int64_t modes) {
+    Tensor w = Tensor::zeros({1, 1, modes, 2}, DType::f64);
+    for (std::int64_t k = 0; k < modes; ++k) w.data<double>()[2 * k] = 1.0;
+    return w;
+  };
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    CHECK(max_abs_difference(spectral_conv(x, identity_weight(n / 2 + 1)), x) < 1e-14);
+    CHECK(max_abs_difference(spectral_conv(x, identity_weight(n / 2)), Tensor::zeros({1, 1, n}, DType::f64)) < 1e-14);
+  }
+}
+
+TEST_CASE("spectral errors name the shapes") {
+  CHECK_THROWS_AS(rfft_modes(random_tensor({8}, 1), {6}), ShapeError);
+  CHECK_THROWS_AS(spectral_conv(random_tensor({1, 2, 8}, 1), random_tensor({3, 1, 4, 2}, 2)), ShapeError);
+  CHECK_THROWS_AS(spectral_conv(random_tensor({1, 2, 8, 8}, 1), random_tensor({2, 1, 4, 2}, 2)), ShapeError);
+  CHECK_THROWS_AS(spectral_mix(random_tensor({1, 2, 4, 2}, 1), random_tensor({2, 1, 4, 2}, 2, DType::f32)),
+                  ShapeError);
+}
