@@ -1,0 +1,39 @@
+// Checkpoints: a model's parameters, optional optimizer state and metadata in one
+// HDF5 file, written atomically (temporary name, then rename).
+//
+// Layout:
+//   /parameters/<dotted name>             parameter values, in the parameter's dtype
+//   /optimizer/<index>/<state name>       optimizer state tensors (exp_avg, ...)
+//   root attributes: format = "neurop-checkpoint", version, epoch, optimizer_steps,
+//   learning_rate, model (a JSON string describing the architecture), and any extra
+//   string metadata.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "lib/nn/module.hpp"
+#include "lib/optim/optimizer.hpp"
+
+namespace neurop {
+
+struct CheckpointInfo {
+  std::int64_t epoch = 0;
+  std::string model;  // JSON description of the architecture
+  std::map<std::string, std::string> metadata;
+};
+
+void save_checkpoint(const std::filesystem::path& path, const nn::Module& module, optim::Optimizer* optimizer,
+                     const CheckpointInfo& info);
+
+// Reads the file's info without loading tensors (to rebuild the architecture first).
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& path);
+
+// Loads parameters into `module` (names and shapes must match; values are converted
+// to the module's dtype) and, when `optimizer` is not null, its state. Throws
+// FileError naming the missing or mismatched parameter.
+CheckpointInfo load_checkpoint(const std::filesystem::path& path, nn::Module& module, optim::Optimizer* optimizer);
+
+}  // namespace neurop
