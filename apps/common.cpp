@@ -1,0 +1,87 @@
+#include "apps/common.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "lib/core/error.hpp"
+#include "lib/core/log.hpp"
+#include "lib/core/threads.hpp"
+
+namespace neurop::app {
+
+void setup_logging(bool verbose) {
+  auto console = spdlog::stderr_color_mt("neurop-console");
+  console->set_pattern("[%H:%M:%S] %^%l%$: %v");
+  console->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+  set_logger(console);
+}
+
+void apply_threads(int threads) {
+  NEUROP_CHECK(threads >= 0, ValueError, "--threads must be >= 0 (0 uses all cores), got {}", threads);
+  if (threads > 0) set_num_threads(threads);
+}
+
+std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, bool periodic) {
+  if (resolution == 0 || resolution == stored) return 1;
+  NEUROP_CHECK(resolution >= 2 && resolution <= stored, ValueError,
+               "resolution {} is not available: the data are stored at {} points per axis; choose a resolution "
+               "that divides it",
+               resolution, stored);
+  if (periodic) {
+    NEUROP_CHECK(stored % resolution == 0, ValueError,
+                 "resolution {} does not divide the stored resolution {} of this periodic data set; valid choices "
+                 "are its divisors, such as {}",
+                 resolution, stored, stored / 2);
+    return stored / resolution;
+  }
+  NEUROP_CHECK((stored - 1) % (resolution - 1) == 0, ValueError,
+               "resolution {} cannot be taken from {} points with end points included: (stored - 1) / (resolution "
+               "- 1) must be an integer, e.g. {}",
+               resolution, stored, (stored - 1) / 2 + 1);
+  return (stored - 1) / (resolution - 1);
+}
+
+TensorPair to_tensors(const data::GridDataset& dataset, std::int64_t first, std::int64_t count,
+                      std::int64_t resolution, DType dtype) {
+  const std::int64_t stored = dataset.input_shape[2];
+  const std::int64_t stride = resolution_stride(stored, resolution, dataset.periodic);
+  const data::GridDataset part = data::subsample(data::slice_samples(dataset, first, count), stride);
+  TensorPair pair;
+  pair.inputs = Tensor::from_vector(part.inputs, part.input_shape, dtype);
+  pair.outputs = Tensor::from_vector(part.outputs, part.output_shape, dtype);
+  pair.grid = part.grid;
+  return pair;
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto total = static_cast<std::int64_t>(std::llround(seconds));
+  const std::int64_t hours = total / 3600, minutes = (total / 60) % 60, secs = total % 60;
+  if (hours > 0) return fmt::format("{}:{:02}:{:02}", hours, minutes, secs);
+  return fmt::format("{}:{:02}", minutes, secs);
+}
+
+std::vector<std::int64_t> parse_int_list(const std::string& text, const char* option) {
+  std::vector<std::int64_t> values;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    std::size_t used = 0;
+    std::int64_t value = 0;
+    try {
+      value = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    NEUROP_CHECK(used == item.size() && !item.empty() && value > 0, ValueError,
+                 "{}: '{}' is not a positive integer; expected a comma-separated list such as 256,512,1024", option,
+                 item);
+    values.push_back(value);
+  }
+  NEUROP_CHECK(!values.empty(), ValueError, "{}: empty list", option);
+  return values;
+}
+
+}  // namespace neurop::app

@@ -1,0 +1,49 @@
+// Shared pieces of the `neurop` subcommands: console logging, data loading at a
+// chosen resolution, progress lines and exit codes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "datasets/dataset_file.hpp"
+#include "lib/tensor/tensor.hpp"
+
+namespace neurop::app {
+
+// Exit codes of the program.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;     // bad input: missing or corrupt files, invalid values, NaN in data
+inline constexpr int kExitUsage = 2;     // unknown or malformed command-line options
+inline constexpr int kExitDiverged = 3;  // training diverged; the last good checkpoint was kept
+
+// Installs a console logger (stderr) for the library and the program.
+void setup_logging(bool verbose);
+
+// Sets OpenMP/Eigen threads; 0 keeps the default (all available cores).
+void apply_threads(int threads);
+
+// Samples [first, first + count) of a grid data set, subsampled to `resolution`
+// points per spatial axis and converted to `dtype` tensors [count, C, S...].
+// resolution 0 keeps the stored resolution. Throws ValueError listing the valid
+// resolutions when `resolution` cannot be reached by an integer stride.
+struct TensorPair {
+  Tensor inputs, outputs;
+  std::vector<std::vector<double>> grid;
+};
+TensorPair to_tensors(const data::GridDataset& dataset, std::int64_t first, std::int64_t count,
+                      std::int64_t resolution, DType dtype);
+
+// Stride that takes `stored` points to `resolution` (periodic: stored / resolution;
+// with end points: (stored - 1) / (resolution - 1)); throws ValueError otherwise.
+std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, bool periodic);
+
+// "1:02:03" or "2:03" for a number of seconds.
+std::string format_duration(double seconds);
+
+// Parses "256,512,1024" into numbers; throws ValueError naming the bad entry.
+std::vector<std::int64_t> parse_int_list(const std::string& text, const char* option);
+
+}  // namespace neurop::app

@@ -1,0 +1,98 @@
+// `neurop evaluate`: test error of a trained model at several resolutions of the same
+// test data, without retraining.
+#include <chrono>
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.hpp"
+#include "apps/common.hpp"
+#include "apps/grid_models.hpp"
+#include "lib/core/error.hpp"
+#include "lib/core/log.hpp"
+#include "lib/io/checkpoint.hpp"
+#include "lib/io/hdf5.hpp"
+
+namespace neurop::app {
+namespace {
+
+struct EvaluateOptions {
+  std::string checkpoint, data, test_file, resolutions, out, markdown;
+  std::int64_t ntest = 100, batch_size = 20;
+  int threads = 0;
+};
+
+// Writes `text` to `path` through a temporary file and a rename.
+void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  std::filesystem::path temporary = path;
+  temporary += ".tmp";
+  {
+    std::ofstream file(temporary);
+    NEUROP_CHECK(file.good(), FileError, "cannot write '{}'", temporary.string());
+    file << text;
+    NEUROP_CHECK(file.good(), FileError, "writing '{}' failed (disk full?)", temporary.string());
+  }
+  h5::replace_file(temporary, path);
+}
+
+int run_evaluate(const EvaluateOptions& o) {
+  apply_threads(o.threads);
+  NEUROP_CHECK(!o.checkpoint.empty(), ValueError, "--checkpoint is required: the model file written by `neurop train`");
+  NEUROP_CHECK(o.data.empty() != o.test_file.empty(), ValueError,
+               "give exactly one of --data FILE (its last --ntest samples) or --test FILE (its first --ntest samples)");
+  const CheckpointInfo info = read_checkpoint_info(o.checkpoint);
+  std::unique_ptr<GridModel> model = build_grid_model(info.model);
+  load_checkpoint(o.checkpoint, model->module(), nullptr);
+  logger().info("model: {} (epoch {}, from {})", model->summary(), info.epoch, o.checkpoint);
+
+  const std::string file = o.data.empty() ? o.test_file : o.data;
+  const data::GridDataset dataset = data::read_grid_dataset(file);
+  NEUROP_CHECK(o.ntest >= 1 && o.ntest <= dataset.size(), ValueError,
+               "--ntest {} is out of range: {} holds {} samples", o.ntest, file, dataset.size());
+  const std::int64_t first = o.data.empty() ? 0 : dataset.size() - o.ntest;
+  const std::int64_t stored = dataset.input_shape[2];
+  const std::vector<std::int64_t> resolutions =
+      o.resolutions.empty() ? std::vector<std::int64_t>{stored} : parse_int_list(o.resolutions, "--resolutions");
+
+  nlohmann::json results = nlohmann::json::array();
+  std::string table = "| resolution | test samples | relative L2 error | seconds |\n|---:|---:|---:|---:|\n";
+  fmt::print("{:>10}  {:>7}  {:>12}  {:>8}\n", "resolution", "samples", "relative L2", "seconds");
+  for (std::int64_t resolution : resolutions) {
+    const auto start = std::chrono::steady_clock::now();
+    const TensorPair test = to_tensors(dataset, first, o.ntest, resolution, model->module().dtype());
+    const double error = mean_relative_l2(*model, test.inputs, test.outputs, o.batch_size);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fmt::print("{:>10}  {:>7}  {:>12.6f}  {:>8.2f}\n", resolution, o.ntest, error, seconds);
+    std::fflush(stdout);
+    results.push_back({{"resolution", resolution}, {"samples", o.ntest}, {"relative_l2", error}, {"seconds", seconds}});
+    table += fmt::format("| {} | {} | {:.6f} | {:.2f} |\n", resolution, o.ntest, error, seconds);
+  }
+  if (!o.out.empty()) {
+    const nlohmann::json report = {
+        {"checkpoint", o.checkpoint}, {"epoch", info.epoch}, {"data", file}, {"results", results}};
+    write_text_atomically(o.out, report.dump(2) + "\n");
+  }
+  if (!o.markdown.empty()) write_text_atomically(o.markdown, table);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_evaluate_command(CLI::App& app) {
+  auto o = std::make_shared<EvaluateOptions>();
+  CLI::App* sub = app.add_subcommand("evaluate", "test error of a trained model at one or more resolutions");
+  sub->add_option("--checkpoint", o->checkpoint, "model checkpoint written by `neurop train`")->required();
+  sub->add_option("--data", o->data, "data set file; its last --ntest samples are the test set");
+  sub->add_option("--test", o->test_file, "test data set file; its first --ntest samples are used");
+  sub->add_option("--ntest", o->ntest, "test samples")->capture_default_str();
+  sub->add_option("--resolutions", o->resolutions, "comma-separated points per axis, e.g. 256,512,1024");
+  sub->add_option("--batch-size", o->batch_size, "samples per forward pass")->capture_default_str();
+  sub->add_option("--out", o->out, "write the results as JSON to this file");
+  sub->add_option("--markdown", o->markdown, "write the results as a Markdown table to this file");
+  sub->add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
+  sub->callback([o] { command_exit_code() = run_evaluate(*o); });
+}
+
+}  // namespace neurop::app

@@ -1,0 +1,58 @@
+#include "apps/grid_models.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "lib/autodiff/graph.hpp"
+#include "lib/core/error.hpp"
+#include "lib/nn/loss.hpp"
+#include "lib/tensor/ops.hpp"
+#include "operators/fno/fno.hpp"
+
+namespace neurop::app {
+namespace {
+
+class FnoModel : public GridModel {
+public:
+  explicit FnoModel(const fno::FnoConfig& config) : model_(config) {}
+  nn::Module& module() override { return model_; }
+  Tensor forward(const Tensor& inputs) const override { return model_.forward(inputs); }
+  std::string to_json() const override { return model_.config().to_json(); }
+  std::string summary() const override {
+    const auto& c = model_.config();
+    return fmt::format("FNO, {}D, width {}, modes [{}], {} layers, projection {}, {} parameters", c.spatial_dims(),
+                       c.width, fmt::join(c.modes, ", "), c.layers, c.projection_width, model_.parameter_count());
+  }
+
+private:
+  fno::Fno model_;
+};
+
+}  // namespace
+
+std::unique_ptr<GridModel> build_grid_model(const std::string& json) {
+  std::string kind;
+  try {
+    kind = nlohmann::json::parse(json).value("model", std::string());
+  } catch (const nlohmann::json::exception& error) {
+    throw ValueError(fmt::format("invalid model description: {}", error.what()));
+  }
+  if (kind == "fno") return std::make_unique<FnoModel>(fno::FnoConfig::from_json(json));
+  throw ValueError(fmt::format("unknown model kind '{}' in the model description; this build knows: fno", kind));
+}
+
+double mean_relative_l2(const GridModel& model, const Tensor& inputs, const Tensor& outputs,
+                        std::int64_t batch_size) {
+  NoGradGuard no_grad;
+  const std::int64_t count = inputs.size(0);
+  NEUROP_CHECK(count >= 1, ValueError, "evaluation: the test set is empty");
+  double total = 0.0;
+  for (std::int64_t first = 0; first < count; first += batch_size) {
+    const std::int64_t last = std::min(count, first + batch_size);
+    const Tensor prediction = model.forward(slice(inputs, 0, first, last));
+    const Tensor errors = nn::relative_l2_per_sample(prediction.to(DType::f64), slice(outputs, 0, first, last).to(DType::f64));
+    for (double e : errors.to_vector()) total += e;
+  }
+  return total / static_cast<double>(count);
+}
+
+}  // namespace neurop::app

@@ -1,0 +1,268 @@
+// `neurop train`: trains a grid-to-grid model on a data set file.
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <memory>
+
+#include "apps/commands.hpp"
+#include "apps/common.hpp"
+#include "apps/grid_models.hpp"
+#include "lib/core/error.hpp"
+#include "lib/core/log.hpp"
+#include "lib/io/checkpoint.hpp"
+#include "lib/nn/loss.hpp"
+#include "lib/optim/optimizer.hpp"
+#include "lib/optim/schedule.hpp"
+#include "lib/tensor/ops.hpp"
+#include "lib/train/trainer.hpp"
+#include "operators/fno/fno.hpp"
+
+namespace neurop::app {
+namespace {
+
+struct TrainOptions {
+  // data
+  std::string data, train_file, test_file;
+  std::int64_t ntrain = 1000, ntest = 100, resolution = 0;
+  // model
+  std::string model = "fno";
+  std::int64_t width = 64, layers = 4, projection_width = 128;
+  std::string modes = "16";
+  std::string activation = "gelu";
+  double padding = 0.0;
+  std::string dtype = "float32";
+  // optimisation
+  std::int64_t epochs = 500, batch_size = 20;
+  double learning_rate = 1e-3, weight_decay = 1e-4, momentum = 0.9;
+  std::string optimizer = "adam", schedule = "step", loss = "relative-l2";
+  std::int64_t step_size = 100;
+  double gamma = 0.5;
+  std::uint64_t seed = 0;
+  // output
+  std::string checkpoint = "runs/model.h5", resume;
+  std::int64_t checkpoint_every = 10, evaluate_every = 10, log_every = 1;
+  int threads = 0;
+};
+
+std::vector<std::int64_t> modes_for(const std::string& text, int spatial_dims) {
+  std::vector<std::int64_t> modes = parse_int_list(text, "--modes");
+  if (modes.size() == 1) modes.assign(static_cast<std::size_t>(spatial_dims), modes.front());
+  NEUROP_CHECK(static_cast<int>(modes.size()) == spatial_dims, ValueError,
+               "--modes lists {} counts but the data have {} spatial axes; give one count or one per axis",
+               modes.size(), spatial_dims);
+  return modes;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainOptions& o, std::vector<Tensor> parameters) {
+  if (o.optimizer == "adam")
+    return std::make_unique<optim::Adam>(std::move(parameters),
+                                         optim::AdamOptions{.learning_rate = o.learning_rate,
+                                                            .weight_decay = o.weight_decay});
+  if (o.optimizer == "adamw")
+    return std::make_unique<optim::AdamW>(std::move(parameters),
+                                          optim::AdamOptions{.learning_rate = o.learning_rate,
+                                                             .weight_decay = o.weight_decay});
+  return std::make_unique<optim::Sgd>(std::move(parameters),
+                                      optim::SgdOptions{.learning_rate = o.learning_rate, .momentum = o.momentum,
+                                                        .weight_decay = o.weight_decay});
+}
+
+std::unique_ptr<optim::Schedule> make_schedule(const TrainOptions& o, std::int64_t steps_per_epoch) {
+  if (o.schedule == "step") return std::make_unique<optim::StepSchedule>(o.learning_rate, o.step_size, o.gamma);
+  if (o.schedule == "cosine") return std::make_unique<optim::CosineSchedule>(o.learning_rate, o.epochs);
+  if (o.schedule == "onecycle")
+    return std::make_unique<optim::OneCycleSchedule>(o.learning_rate, o.epochs * steps_per_epoch);
+  return std::make_unique<optim::ConstantSchedule>(o.learning_rate);
+}
+
+struct Split {
+  TensorPair train, test;
+  std::string description;
+};
+
+Split load_split(const TrainOptions& o, DType dtype) {
+  Split split;
+  if (!o.data.empty()) {
+    NEUROP_CHECK(o.train_file.empty() && o.test_file.empty(), ValueError,
+                 "give either --data (one file, split into the first --ntrain and last --ntest samples) or --train "
+                 "and --test, not both");
+    const data::GridDataset dataset = data::read_grid_dataset(o.data);
+    NEUROP_CHECK(o.ntrain + o.ntest <= dataset.size(), ValueError,
+                 "{} holds {} samples, fewer than --ntrain {} + --ntest {}; lower them or generate more samples",
+                 o.data, dataset.size(), o.ntrain, o.ntest);
+    split.train = to_tensors(dataset, 0, o.ntrain, o.resolution, dtype);
+    split.test = to_tensors(dataset, dataset.size() - o.ntest, o.ntest, o.resolution, dtype);
+    split.description = fmt::format("{} (first {} for training, last {} for testing)", o.data, o.ntrain, o.ntest);
+    return split;
+  }
+  NEUROP_CHECK(!o.train_file.empty() && !o.test_file.empty(), ValueError,
+               "no data given: pass --data FILE, or --train FILE and --test FILE (make one with `neurop generate`)");
+  const data::GridDataset train = data::read_grid_dataset(o.train_file);
+  const data::GridDataset test = data::read_grid_dataset(o.test_file);
+  NEUROP_CHECK(o.ntrain <= train.size() && o.ntest <= test.size(), ValueError,
+               "--ntrain {} / --ntest {} exceed the {} / {} samples in {} / {}", o.ntrain, o.ntest, train.size(),
+               test.size(), o.train_file, o.test_file);
+  split.train = to_tensors(train, 0, o.ntrain, o.resolution, dtype);
+  split.test = to_tensors(test, 0, o.ntest, o.resolution, dtype);
+  split.description = fmt::format("{} ({} samples) and {} ({} samples)", o.train_file, o.ntrain, o.test_file, o.ntest);
+  return split;
+}
+
+std::unique_ptr<GridModel> make_model(const TrainOptions& o, const Split& split, DType dtype) {
+  NEUROP_CHECK(o.model == "fno", ValueError, "--model {} is not available for grid data; this build trains: fno",
+               o.model);
+  fno::FnoConfig config;
+  config.in_channels = split.train.inputs.size(1);
+  config.out_channels = split.train.outputs.size(1);
+  config.modes = modes_for(o.modes, static_cast<int>(split.train.inputs.ndim()) - 2);
+  config.width = o.width;
+  config.layers = o.layers;
+  config.projection_width = o.projection_width;
+  config.activation = nn::parse_activation(o.activation);
+  config.padding_fraction = o.padding;
+  config.dtype = dtype;
+  config.seed = o.seed;
+  return build_grid_model(config.to_json());
+}
+
+int run_train(const TrainOptions& o) {
+  apply_threads(o.threads);
+  NEUROP_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.ntrain >= 1 && o.ntest >= 1, ValueError,
+               "--epochs, --batch-size, --ntrain and --ntest must be >= 1");
+  const DType dtype = o.dtype == "float64" ? DType::f64 : DType::f32;
+  const Split split = load_split(o, dtype);
+  logger().info("data: {}, {} training samples of shape {}", split.description, split.train.inputs.size(0),
+                shape_string(Shape(split.train.inputs.shape().begin() + 1, split.train.inputs.shape().end())));
+
+  std::int64_t start_epoch = 0;
+  std::unique_ptr<GridModel> model;
+  if (!o.resume.empty()) {
+    const CheckpointInfo info = read_checkpoint_info(o.resume);
+    model = build_grid_model(info.model);
+    start_epoch = info.epoch;
+  } else {
+    model = make_model(o, split, dtype);
+  }
+  logger().info("model: {}", model->summary());
+
+  auto optimizer = make_optimizer(o, model->module().parameters());
+  const std::int64_t steps_per_epoch = (o.ntrain + o.batch_size - 1) / o.batch_size;
+  auto schedule = make_schedule(o, steps_per_epoch);
+  if (!o.resume.empty()) {
+    load_checkpoint(o.resume, model->module(), optimizer.get());
+    logger().info("resumed from {} after epoch {}", o.resume, start_epoch);
+  }
+  NEUROP_CHECK(model->forward(slice(split.train.inputs, 0, 0, 1)).shape() == slice(split.train.outputs, 0, 0, 1).shape(),
+               ShapeError, "the model output shape does not match the data outputs {}",
+               shape_string(split.train.outputs.shape()));
+
+  const nn::Loss loss{o.loss == "mse" ? nn::LossKind::mse : nn::LossKind::relative_l2, nn::Reduction::sum};
+  const std::filesystem::path checkpoint = o.checkpoint;
+  if (checkpoint.has_parent_path()) std::filesystem::create_directories(checkpoint.parent_path());
+  auto write_checkpoint = [&](std::int64_t epoch) {
+    CheckpointInfo info;
+    info.epoch = epoch;
+    info.model = model->to_json();
+    info.metadata["data"] = split.description;
+    info.metadata["resolution"] = std::to_string(split.train.inputs.size(-1));
+    save_checkpoint(checkpoint, model->module(), optimizer.get(), info);
+  };
+
+  logger().info("training {} epochs (from epoch {}), batch {}, {} lr {} with {} schedule, loss {}", o.epochs,
+                start_epoch, o.batch_size, optimizer->name(), o.learning_rate, schedule->describe(), loss.name());
+  double last_test = std::numeric_limits<double>::quiet_NaN();
+  const train::TrainResult result = train::fit(
+      model->module(), *optimizer, *schedule, o.ntrain,
+      [&](const std::vector<std::int64_t>& indices) {
+        return loss(model->forward(index_select(split.train.inputs, 0, indices)),
+                    index_select(split.train.outputs, 0, indices));
+      },
+      {.epochs = o.epochs,
+       .batch_size = o.batch_size,
+       .seed = o.seed,
+       .start_epoch = start_epoch,
+       .schedule_per_step = o.schedule == "onecycle",
+       .evaluate_every = o.evaluate_every,
+       .checkpoint_every = o.checkpoint_every},
+      {.evaluate = [&] { return mean_relative_l2(*model, split.test.inputs, split.test.outputs, o.batch_size); },
+       .on_epoch =
+           [&](const train::EpochReport& r) {
+             if (!std::isnan(r.test_metric)) last_test = r.test_metric;
+             if (r.epoch % std::max<std::int64_t>(o.log_every, 1) != 0 && r.epoch != r.epochs) return;
+             const double per_epoch = r.elapsed / static_cast<double>(r.epoch - start_epoch);
+             const std::string test =
+                 std::isnan(r.test_metric) ? std::string("-") : fmt::format("{:.5f}", r.test_metric);
+             fmt::print("epoch {:>4}/{}  train {} {:.5f}  test rel-L2 {}  lr {:.2e}  {:.2f} s/epoch  elapsed {}  "
+                        "ETA {}\n",
+                        r.epoch, r.epochs, loss.name(), r.train_loss, test, r.learning_rate, r.seconds,
+                        format_duration(r.elapsed),
+                        format_duration(per_epoch * static_cast<double>(r.epochs - r.epoch)));
+             std::fflush(stdout);
+           },
+       .write_checkpoint = write_checkpoint});
+
+  if (result.status == train::TrainStatus::diverged) {
+    write_checkpoint(result.last_good_epoch);
+    logger().error("{}", result.message);
+    logger().error("checkpoint {} holds the parameters after epoch {}", checkpoint.string(), result.last_good_epoch);
+    return kExitDiverged;
+  }
+  logger().info("finished: train {} {:.6f}, test relative L2 {:.6f} at resolution {}; checkpoint {}", loss.name(),
+                result.final_train_loss, last_test, split.train.inputs.size(-1), checkpoint.string());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* sub = app.add_subcommand("train", "train a neural operator on a data set file");
+  sub->add_option("--data", o->data, "data set file, split into training (first) and test (last) samples");
+  sub->add_option("--train", o->train_file, "training data set file (with --test)");
+  sub->add_option("--test", o->test_file, "test data set file (with --train)");
+  sub->add_option("--ntrain", o->ntrain, "training samples")->capture_default_str();
+  sub->add_option("--ntest", o->ntest, "test samples")->capture_default_str();
+  sub->add_option("--resolution", o->resolution, "points per spatial axis to train at (0 = as stored)")
+      ->capture_default_str();
+  sub->add_option("--model", o->model, "model kind")->check(CLI::IsMember({"fno"}))->capture_default_str();
+  sub->add_option("--width", o->width, "channels in the hidden layers")->capture_default_str();
+  sub->add_option("--modes", o->modes, "Fourier modes per axis (one count, or one per axis: 12,12)")
+      ->capture_default_str();
+  sub->add_option("--layers", o->layers, "Fourier layers")->capture_default_str();
+  sub->add_option("--projection-width", o->projection_width, "hidden channels of the projection")
+      ->capture_default_str();
+  sub->add_option("--activation", o->activation, "activation: gelu, relu, tanh, selu, sigmoid")
+      ->capture_default_str();
+  sub->add_option("--padding", o->padding, "domain padding as a fraction of each axis (non-periodic data)")
+      ->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "float32 or float64")
+      ->check(CLI::IsMember({"float32", "float64"}))
+      ->capture_default_str();
+  sub->add_option("--epochs", o->epochs, "total epochs (including those of a resumed run)")->capture_default_str();
+  sub->add_option("--batch-size", o->batch_size, "samples per optimizer step")->capture_default_str();
+  sub->add_option("--lr", o->learning_rate, "initial learning rate")->capture_default_str();
+  sub->add_option("--optimizer", o->optimizer, "adam (L2 weight decay), adamw (decoupled) or sgd")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
+      ->capture_default_str();
+  sub->add_option("--weight-decay", o->weight_decay, "weight decay")->capture_default_str();
+  sub->add_option("--momentum", o->momentum, "SGD momentum")->capture_default_str();
+  sub->add_option("--schedule", o->schedule, "learning-rate schedule: step, cosine, onecycle, constant")
+      ->check(CLI::IsMember({"step", "cosine", "onecycle", "constant"}))
+      ->capture_default_str();
+  sub->add_option("--step-size", o->step_size, "epochs between decays of the step schedule")->capture_default_str();
+  sub->add_option("--gamma", o->gamma, "decay factor of the step schedule")->capture_default_str();
+  sub->add_option("--loss", o->loss, "training loss: relative-l2 or mse")
+      ->check(CLI::IsMember({"relative-l2", "mse"}))
+      ->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed of the weights and the shuffling")->capture_default_str();
+  sub->add_option("--checkpoint", o->checkpoint, "checkpoint file to write (atomically)")->capture_default_str();
+  sub->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoint writes")
+      ->capture_default_str();
+  sub->add_option("--evaluate-every", o->evaluate_every, "epochs between test evaluations")->capture_default_str();
+  sub->add_option("--log-every", o->log_every, "epochs between progress lines")->capture_default_str();
+  sub->add_option("--resume", o->resume, "continue from this checkpoint (model, optimizer state and epoch)");
+  sub->add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
+  sub->callback([o] { command_exit_code() = run_train(*o); });
+}
+
+}  // namespace neurop::app
