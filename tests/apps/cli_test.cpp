@@ -1,0 +1,148 @@
+// Runs the `neurop` program on good and bad input and checks exit codes and messages.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include "datasets/dataset_file.hpp"
+#include "lib/io/hdf5.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Run run(const std::string& arguments) {
+  const std::string command = fmt::format("{} {} 2>&1", NEUROP_EXECUTABLE, arguments);
+  Run result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buffer{};
+  std::size_t read = 0;
+  while ((read = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), read);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+fs::path scratch() {
+  const fs::path folder = fs::temp_directory_path() / fmt::format("neurop-cli-test-{}", ::getpid());
+  fs::create_directories(folder);
+  return folder;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A small Burgers file shared by the tests of this file.
+const fs::path& small_burgers() {
+  static const fs::path path = [] {
+    const fs::path file = scratch() / "burgers.h5";
+    const Run generated =
+        run(fmt::format("generate burgers --samples 24 --fine-resolution 256 --resolution 64 --out {}", file.string()));
+    REQUIRE_MESSAGE(generated.exit_code == 0, generated.output);
+    return file;
+  }();
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("cli unknown option is a usage error") {
+  const Run r = run("train --no-such-option 3");
+  CHECK(r.exit_code == 2);
+  CHECK(contains(r.output, "no-such-option"));
+  CHECK(run("frobnicate").exit_code == 2);
+}
+
+TEST_CASE("cli missing and corrupt data files") {
+  Run r = run(fmt::format("train --data {}", (scratch() / "missing.h5").string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "not found"));
+  const fs::path corrupt = scratch() / "corrupt.h5";
+  std::ofstream(corrupt) << "not hdf5 at all";
+  r = run(fmt::format("train --data {}", corrupt.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "not a readable HDF5 file"));
+  r = run("train");
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "no data given"));
+}
+
+TEST_CASE("cli rejects NaN in data") {
+  const fs::path file = scratch() / "nan.h5";
+  fs::copy_file(small_burgers(), file, fs::copy_options::overwrite_existing);
+  {
+    neurop::h5::File h5 = neurop::h5::File::open(file, /*writable=*/true);
+    std::vector<double> inputs = h5.read_f64("inputs");
+    inputs[70] = std::numeric_limits<double>::quiet_NaN();
+    h5.write("inputs", {24, 1, 64}, inputs.data());
+  }
+  const Run r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 --epochs 1", file.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "nan"));
+  CHECK(contains(r.output, "sample 1"));
+}
+
+TEST_CASE("cli rejects unavailable resolutions and sample counts") {
+  Run r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 --resolution 48 --epochs 1", small_burgers().string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "resolution 48"));
+  r = run(fmt::format("train --data {} --ntrain 20 --ntest 8 --epochs 1", small_burgers().string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "24 samples"));
+}
+
+TEST_CASE("cli rejects an unresolvable burgers setting") {
+  const Run r = run(fmt::format("generate burgers --samples 2 --fine-resolution 64 --resolution 64 --nu 1e-4 --out {}",
+                                (scratch() / "never.h5").string()));
+  CHECK(r.exit_code == 1);
+  CHECK_FALSE(fs::exists(scratch() / "never.h5"));
+}
+
+TEST_CASE("cli train, resume and evaluate") {
+  const fs::path checkpoint = scratch() / "model.h5";
+  const std::string common = fmt::format(
+      "train --data {} --ntrain 16 --ntest 8 --width 8 --modes 4 --batch-size 4 --checkpoint {} --checkpoint-every 1",
+      small_burgers().string(), checkpoint.string());
+  Run r = run(common + " --epochs 2");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(contains(r.output, "epoch    2/2"));
+  r = run(common + fmt::format(" --epochs 3 --resume {}", checkpoint.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(contains(r.output, "resumed from"));
+  CHECK(contains(r.output, "epoch    3/3"));
+  CHECK_FALSE(contains(r.output, "epoch    1/3"));
+
+  const fs::path json = scratch() / "errors.json";
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 8 --resolutions 16,32,64 --out {}",
+                      checkpoint.string(), small_burgers().string(), json.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(fs::exists(json));
+  CHECK(contains(r.output, "32"));
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --resolutions 30", checkpoint.string(),
+                      small_burgers().string()));
+  CHECK(r.exit_code == 1);
+}
+
+TEST_CASE("cli diverging training keeps the last good checkpoint") {
+  const fs::path checkpoint = scratch() / "diverged.h5";
+  const Run r = run(fmt::format(
+      "train --data {} --ntrain 16 --ntest 8 --width 8 --modes 4 --batch-size 4 --epochs 20 --lr 1e30 "
+      "--schedule constant --checkpoint {}",
+      small_burgers().string(), checkpoint.string()));
+  CHECK(r.exit_code == 3);
+  CHECK(contains(r.output, "diverged"));
+  CHECK(contains(r.output, "Lower the learning rate"));
+  CHECK(fs::exists(checkpoint));
+}
