@@ -24,11 +24,17 @@ void gemm(const T* a, const T* b, T* out, std::int64_t m, std::int64_t k, std::i
   const ConstMatrixMap<T> A(a, ta ? k : m, ta ? m : k);
   const ConstMatrixMap<T> B(b, tb ? n : k, tb ? k : n);
   MatrixMap<T> C(out, m, n);
-  if (!accumulate) C.setZero();
-  if (!ta && !tb) C.noalias() += A * B;
-  else if (ta && !tb) C.noalias() += A.transpose() * B;
-  else if (!ta && tb) C.noalias() += A * B.transpose();
-  else C.noalias() += A.transpose() * B.transpose();
+  if (accumulate) {
+    if (!ta && !tb) C.noalias() += A * B;
+    else if (ta && !tb) C.noalias() += A.transpose() * B;
+    else if (!ta && tb) C.noalias() += A * B.transpose();
+    else C.noalias() += A.transpose() * B.transpose();
+  } else {
+    if (!ta && !tb) C.noalias() = A * B;
+    else if (ta && !tb) C.noalias() = A.transpose() * B;
+    else if (!ta && tb) C.noalias() = A * B.transpose();
+    else C.noalias() = A.transpose() * B.transpose();
+  }
 }
 
 struct MatmulDims {
@@ -234,6 +240,58 @@ Tensor batch_outer(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+namespace {
+
+class PointwiseConvNode : public Node {
+public:
+  PointwiseConvNode(Tensor x, Tensor w, bool has_bias) : x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias) {}
+  const char* name() const override { return "pointwise_conv"; }
+
+  // y[b] = W x[b] + bias:  dx[b] = W^T dy[b];  dW = sum_b dy[b] x[b]^T;  dbias = sum over b and points of dy.
+  std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor gx, gw, gb;
+    if (needs_input_grad(0)) gx = channel_mix(g, w_, true);
+    if (needs_input_grad(1)) gw = batch_outer(g, x_);
+    if (has_bias_ && needs_input_grad(2)) gb = sum(g, {0, 2});
+    return {gx, gw, gb};
+  }
+
+private:
+  Tensor x_, w_;
+  bool has_bias_;
+};
+
+// y[b] = W x[b] + bias for x [B, K, S], W [M, K]; the bias initialises the output and
+// the GEMM accumulates onto it, which saves a separate pass over y.
+Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_same_dtype("pointwise_conv", x, weight);
+  check_same_dtype("pointwise_conv", x, bias);
+  const std::int64_t batch = x.size(0), k = x.size(1), points = x.size(2), m = weight.size(0);
+  Tensor out = Tensor::empty({batch, m, points}, x.dtype());
+  dispatch(x.dtype(), [&]<typename T>() {
+    const T* pw = weight.data<T>();
+    const T* px = x.data<T>();
+    const T* pb = bias.data<T>();
+    T* po = out.data<T>();
+    auto one = [&](std::int64_t b) {
+      MatrixMap<T> y(po + b * m * points, m, points);
+      for (std::int64_t row = 0; row < m; ++row) y.row(row).setConstant(pb[row]);
+      gemm<T>(pw, px + b * k * points, po + b * m * points, m, k, points, false, false, /*accumulate=*/true);
+    };
+    if (batch == 1) {
+      one(0);
+    } else {
+#pragma omp parallel for schedule(static) if (batch * m * k * points > detail::kParallelThreshold)
+      for (std::int64_t b = 0; b < batch; ++b) one(b);
+    }
+  });
+  if (needs_graph({x, weight, bias}))
+    record(out, std::make_shared<PointwiseConvNode>(x, weight, true), {x, weight, bias});
+  return out;
+}
+
+}  // namespace
+
 Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   NEUROP_CHECK(x.ndim() >= 2, ShapeError, "pointwise_conv: input must be [batch, channels, ...], got shape {}",
                shape_string(x.shape()));
@@ -243,11 +301,14 @@ Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias)
                "pointwise_conv: input has {} channels (shape {}) but the weight {} expects {}", x.size(1),
                shape_string(x.shape()), shape_string(weight.shape()), weight.size(1));
   const std::int64_t batch = x.size(0), points = x.numel() / std::max<std::int64_t>(batch * x.size(1), 1);
-  Tensor y = channel_mix(reshape(x, {batch, x.size(1), points}), weight, false);
+  const Tensor flat = reshape(x, {batch, x.size(1), points});
+  Tensor y;
   if (bias.defined()) {
     NEUROP_CHECK(bias.shape() == Shape{weight.size(0)}, ShapeError, "pointwise_conv: bias shape {} should be [{}]",
                  shape_string(bias.shape()), weight.size(0));
-    y = add(y, reshape(bias, {weight.size(0), 1}));
+    y = channel_mix_bias(flat, weight, bias);
+  } else {
+    y = channel_mix(flat, weight, false);
   }
   Shape out_shape = x.shape();
   out_shape[1] = weight.size(0);

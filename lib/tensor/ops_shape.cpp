@@ -457,9 +457,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
         }
         const T* src = in + row * inner;
         if (inner_stride == 0) {
-          double total = 0.0;
-          for (std::int64_t j = 0; j < inner; ++j) total += static_cast<double>(src[j]);
-          accumulator[static_cast<std::size_t>(offset)] += total;
+          accumulator[static_cast<std::size_t>(offset)] +=
+              detail::ConstArrayMap<T>(src, inner).template cast<double>().sum();
         } else {
           double* dst = accumulator.data() + offset;
           for (std::int64_t j = 0; j < inner; ++j) dst[j] += static_cast<double>(src[j]);

@@ -232,14 +232,16 @@ void real_axis_analysis(const T* x, Complex<T>* out, std::int64_t rows, std::int
 }
 
 // g [rows, m] complex -> out [rows, N] real.
+// With `accumulate` the result is added to `out` instead of overwriting it.
 template <typename T>
 void real_axis_synthesis(const Complex<T>* g, T* out, std::int64_t rows, std::int64_t size, std::int64_t m,
-                         Scaling scaling, bool matrices) {
+                         Scaling scaling, bool matrices, bool accumulate) {
   if (matrices) {
     const auto a = real_axis_matrix<T>(size, m, scaling);
     Eigen::Map<const RowMatrix<T>> input(reinterpret_cast<const T*>(g), rows, 2 * m);
     Eigen::Map<RowMatrix<T>> output(out, rows, size);
-    output.noalias() = input * a->transpose();
+    if (accumulate) output.noalias() += input * a->transpose();
+    else output.noalias() = input * a->transpose();
     return;
   }
   const auto plan = fftw_plan_for<T>(PlanKind::c2r, size);
@@ -259,7 +261,11 @@ void real_axis_synthesis(const Complex<T>* g, T* out, std::int64_t rows, std::in
         z[k] = g[row * m + k] * static_cast<T>(factor);
       }
       Fftw<T>::execute_c2r(plan, spectrum.fftw(), result.real());
-      std::memcpy(out + row * size, result.real(), static_cast<std::size_t>(size) * sizeof(T));
+      if (accumulate) {
+        for (std::int64_t n = 0; n < size; ++n) out[row * size + n] += result.real()[n];
+      } else {
+        std::memcpy(out + row * size, result.real(), static_cast<std::size_t>(size) * sizeof(T));
+      }
     }
   }
 }
@@ -358,7 +364,8 @@ private:
   Scaling scaling_;
 };
 
-Tensor spectral_analysis(const Tensor& x, const std::vector<std::int64_t>& modes, Scaling scaling) {
+// The values of the analysis map, without recording.
+Tensor analysis_values(const Tensor& x, const std::vector<std::int64_t>& modes, Scaling scaling) {
   const auto d = static_cast<std::int64_t>(modes.size());
   NEUROP_CHECK(d >= 1 && d <= 3 && x.ndim() >= d, ShapeError,
                "rfft_modes: {} mode counts for a tensor of shape {}; expected 1 to 3 spatial axes at the end", d,
@@ -398,7 +405,15 @@ Tensor spectral_analysis(const Tensor& x, const std::vector<std::int64_t>& modes
       inner *= 2 * m;
     }
   });
-  if (needs_graph(x)) record(out, std::make_shared<AnalysisNode>(sizes, scaling), {x});
+  return out;
+}
+
+Tensor spectral_analysis(const Tensor& x, const std::vector<std::int64_t>& modes, Scaling scaling) {
+  Tensor out = analysis_values(x, modes, scaling);
+  if (needs_graph(x)) {
+    const Shape sizes(x.shape().end() - static_cast<std::ptrdiff_t>(modes.size()), x.shape().end());
+    record(out, std::make_shared<AnalysisNode>(sizes, scaling), {x});
+  }
   return out;
 }
 
@@ -413,15 +428,15 @@ private:
   Scaling scaling_;
 };
 
-Tensor spectral_synthesis(const Tensor& spectrum, const Shape& sizes, Scaling scaling) {
+// Mode counts described by a spectrum's kept extents; checks them against `sizes`.
+std::vector<std::int64_t> spectrum_modes(const Tensor& spectrum, const Shape& sizes) {
   const auto d = static_cast<std::int64_t>(sizes.size());
   NEUROP_CHECK(d >= 1 && d <= 3 && spectrum.ndim() >= d + 1 && spectrum.size(-1) == 2, ShapeError,
                "irfft_modes: spectrum of shape {} for {} spatial axes; expected [..., K_1..K_d, 2]",
                shape_string(spectrum.shape()), d);
-  const Shape kept(spectrum.shape().end() - d - 1, spectrum.shape().end() - 1);
   std::vector<std::int64_t> modes(static_cast<std::size_t>(d));
   for (std::int64_t i = 0; i < d; ++i) {
-    const std::int64_t k = kept[static_cast<std::size_t>(i)];
+    const std::int64_t k = spectrum.size(i - d - 1);
     NEUROP_CHECK(i + 1 == d || k % 2 == 0, ShapeError,
                  "irfft_modes: axis {} of spectrum shape {} keeps {} rows; expected an even count (m positive and m "
                  "negative frequencies)",
@@ -429,12 +444,19 @@ Tensor spectral_synthesis(const Tensor& spectrum, const Shape& sizes, Scaling sc
     modes[static_cast<std::size_t>(i)] = i + 1 == d ? k : k / 2;
   }
   check_modes("irfft_modes", sizes, modes);
+  return modes;
+}
+
+// Writes (or, with `accumulate`, adds) the synthesis of `spectrum` into `out`, whose
+// shape must be [..., N_1..N_d]; no recording.
+void synthesis_values(const Tensor& spectrum, const Shape& sizes, Scaling scaling, Tensor& out, bool accumulate) {
+  const auto d = static_cast<std::int64_t>(sizes.size());
+  const std::vector<std::int64_t> modes = spectrum_modes(spectrum, sizes);
+  const Shape kept(spectrum.shape().end() - d - 1, spectrum.shape().end() - 1);
   const Shape lead(spectrum.shape().begin(), spectrum.shape().end() - d - 1);
   const std::int64_t batch = shape_numel(lead);
   const bool matrices = use_matrix_backend(sizes, modes);
-  Shape out_shape = lead;
-  out_shape.insert(out_shape.end(), sizes.begin(), sizes.end());
-  Tensor out = Tensor::empty(out_shape, spectrum.dtype());
+  NEUROP_ASSERT(out.numel() == batch * shape_numel(sizes));
 
   dispatch(spectrum.dtype(), [&]<typename T>() {
     // Stage 1, axes 1 .. d-1: [outer, 2 m_i, inner] -> [outer, N_i, inner] with
@@ -455,8 +477,17 @@ Tensor spectral_synthesis(const Tensor& spectrum, const Shape& sizes, Scaling sc
     std::int64_t rows = batch;
     for (std::int64_t i = 0; i + 1 < d; ++i) rows *= sizes[static_cast<std::size_t>(i)];
     real_axis_synthesis<T>(reinterpret_cast<const Complex<T>*>(current.data<T>()), out.data<T>(), rows, sizes.back(),
-                           modes.back(), scaling, matrices);
+                           modes.back(), scaling, matrices, accumulate);
   });
+}
+
+Tensor spectral_synthesis(const Tensor& spectrum, const Shape& sizes, Scaling scaling) {
+  const auto d = static_cast<std::int64_t>(sizes.size());
+  const std::vector<std::int64_t> modes = spectrum_modes(spectrum, sizes);
+  Shape out_shape(spectrum.shape().begin(), spectrum.shape().end() - d - 1);
+  out_shape.insert(out_shape.end(), sizes.begin(), sizes.end());
+  Tensor out = Tensor::empty(out_shape, spectrum.dtype());
+  synthesis_values(spectrum, sizes, scaling, out, /*accumulate=*/false);
   if (needs_graph(spectrum)) record(out, std::make_shared<SynthesisNode>(modes, scaling), {spectrum});
   return out;
 }
@@ -517,7 +548,8 @@ void transpose_modes(const Complex<T>* in, Complex<T>* out, std::int64_t p, std:
       }
 }
 
-Tensor mix_modes(MixKind kind, const Tensor& a, const Tensor& b) {
+// The values of a mode mixing, without recording.
+Tensor mix_values(MixKind kind, const Tensor& a, const Tensor& b) {
   check_same_dtype("spectral_mix", a, b);
   NEUROP_CHECK(a.ndim() >= 4 && a.ndim() == b.ndim() && a.size(-1) == 2 && b.size(-1) == 2, ShapeError,
                "spectral_mix: expected [B, C_in, K..., 2] and [C_in, C_out, K..., 2], got shapes {} and {}",
@@ -570,9 +602,97 @@ Tensor mix_modes(MixKind kind, const Tensor& a, const Tensor& b) {
     }
     transpose_modes<T>(om.data(), reinterpret_cast<Complex<T>*>(out.data<T>()), rows, cols, k, true);
   });
+  return out;
+}
+
+Tensor mix_modes(MixKind kind, const Tensor& a, const Tensor& b) {
+  Tensor out = mix_values(kind, a, b);
   if (needs_graph(a, b)) record(out, std::make_shared<MixNode>(kind, a, b), {a, b});
   return out;
 }
+
+// ---- fused Fourier layer ----
+
+template <typename T>
+using PlainMatrixMap = Eigen::Map<RowMatrix<T>>;
+template <typename T>
+using ConstPlainMatrixMap = Eigen::Map<const RowMatrix<T>>;
+
+// out[b] = W x[b] (+ bias) for x [B, K, S] and W [M, K] (or W^T when `transpose`),
+// written into out [B, M, S].
+void pointwise_values(const Tensor& x, const Tensor& weight, const Tensor& bias, bool transpose, Tensor& out) {
+  const std::int64_t batch = x.size(0), k = x.size(1), points = x.size(2);
+  const std::int64_t m = transpose ? weight.size(1) : weight.size(0);
+  dispatch(x.dtype(), [&]<typename T>() {
+    const ConstPlainMatrixMap<T> w(weight.data<T>(), weight.size(0), weight.size(1));
+    auto one = [&](std::int64_t b) {
+      const ConstPlainMatrixMap<T> xb(x.data<T>() + b * k * points, k, points);
+      PlainMatrixMap<T> yb(out.data<T>() + b * m * points, m, points);
+      if (bias.defined()) {
+        const T* pb = bias.data<T>();
+        for (std::int64_t row = 0; row < m; ++row) yb.row(row).setConstant(pb[row]);
+        if (transpose) yb.noalias() += w.transpose() * xb;
+        else yb.noalias() += w * xb;
+      } else {
+        if (transpose) yb.noalias() = w.transpose() * xb;
+        else yb.noalias() = w * xb;
+      }
+    };
+    if (batch == 1) {
+      one(0);
+    } else {
+#pragma omp parallel for schedule(static) if (batch * m * k * points > detail::kParallelThreshold)
+      for (std::int64_t b = 0; b < batch; ++b) one(b);
+    }
+  });
+}
+
+class FourierLayerNode : public Node {
+public:
+  FourierLayerNode(Tensor x, Tensor spectral_weight, Tensor pointwise_weight, Tensor spectrum,
+                   std::vector<std::int64_t> modes)
+      : x_(std::move(x)), spectral_weight_(std::move(spectral_weight)), pointwise_weight_(std::move(pointwise_weight)),
+        spectrum_(std::move(spectrum)), modes_(std::move(modes)) {}
+  const char* name() const override { return "fourier_layer"; }
+
+  // y = I(mix(T x, w)) + W x + b, with T the truncated transform and I the inverse:
+  //   dy/dx:  T*(mix_grad_x(I* g, w)) + W^T g      dy/dw:  mix_grad_w(T x, I* g)
+  //   dy/dW:  sum_b g[b] x[b]^T                    dy/db:  sum of g over batch and points
+  std::vector<Tensor> backward(const Tensor& g) override {
+    const Shape sizes(x_.shape().begin() + 2, x_.shape().end());
+    const std::int64_t batch = x_.size(0), points = shape_numel(sizes);
+    const std::int64_t in_channels = x_.size(1), out_channels = g.size(1);
+    const Tensor g_flat = reshape(g, {batch, out_channels, points});
+    const Tensor x_flat = reshape(x_, {batch, in_channels, points});
+    Tensor gx, gw, gpw, gb;
+    if (GradMode::enabled()) {
+      // Differentiable composition, so that second derivatives exist.
+      const Tensor g_hat = irfft_modes_adjoint(g, modes_);
+      if (needs_input_grad(0)) {
+        gx = rfft_modes_adjoint(mix_modes(MixKind::grad_x, g_hat, spectral_weight_), sizes) +
+             reshape(channel_mix(g_flat, pointwise_weight_, true), x_.shape());
+      }
+      if (needs_input_grad(1)) gw = mix_modes(MixKind::grad_w, rfft_modes(x_, modes_), g_hat);
+    } else {
+      const Tensor g_hat = analysis_values(g, modes_, Scaling::inverse);
+      if (needs_input_grad(0)) {
+        gx = Tensor::empty(x_.shape(), x_.dtype());
+        Tensor gx_flat = reshape(gx, {batch, in_channels, points});
+        pointwise_values(g_flat, pointwise_weight_, Tensor(), /*transpose=*/true, gx_flat);
+        synthesis_values(mix_values(MixKind::grad_x, g_hat, spectral_weight_), sizes, Scaling::unit, gx,
+                         /*accumulate=*/true);
+      }
+      if (needs_input_grad(1)) gw = mix_values(MixKind::grad_w, spectrum_, g_hat);
+    }
+    if (needs_input_grad(2)) gpw = batch_outer(g_flat, x_flat);
+    if (needs_input_grad(3)) gb = sum(g_flat, {0, 2});
+    return {gx, gw, gpw, gb};
+  }
+
+private:
+  Tensor x_, spectral_weight_, pointwise_weight_, spectrum_;
+  std::vector<std::int64_t> modes_;
+};
 
 }  // namespace
 
@@ -661,6 +781,51 @@ Tensor spectral_conv(const Tensor& x, const Tensor& weight) {
   const std::vector<std::int64_t> modes = clamp_modes(sizes, requested);
   const Tensor w = clamp_weight(weight, modes);
   return irfft_modes(spectral_mix(rfft_modes(x, modes), w), sizes);
+}
+
+Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tensor& pointwise_weight,
+                     const Tensor& bias) {
+  const std::vector<std::int64_t> requested = weight_modes(spectral_weight);
+  const auto d = static_cast<std::int64_t>(requested.size());
+  NEUROP_CHECK(x.ndim() == d + 2, ShapeError,
+               "fourier_layer: input shape {} does not fit a weight for {} spatial axes (shape {}); expected [batch, "
+               "channels, {} spatial extents]",
+               shape_string(x.shape()), d, shape_string(spectral_weight.shape()), d);
+  const std::int64_t in_channels = spectral_weight.size(0), out_channels = spectral_weight.size(1);
+  NEUROP_CHECK(x.size(1) == in_channels, ShapeError,
+               "fourier_layer: input has {} channels (shape {}) but the spectral weight {} expects {}", x.size(1),
+               shape_string(x.shape()), shape_string(spectral_weight.shape()), in_channels);
+  NEUROP_CHECK(pointwise_weight.shape() == (Shape{out_channels, in_channels}), ShapeError,
+               "fourier_layer: pointwise weight shape {} should be [{}, {}]", shape_string(pointwise_weight.shape()),
+               out_channels, in_channels);
+  NEUROP_CHECK(bias.defined() && bias.shape() == Shape{out_channels}, ShapeError,
+               "fourier_layer: bias shape {} should be [{}]",
+               bias.defined() ? shape_string(bias.shape()) : std::string("undefined"), out_channels);
+  check_same_dtype("fourier_layer", x, spectral_weight);
+  check_same_dtype("fourier_layer", x, pointwise_weight);
+  check_same_dtype("fourier_layer", x, bias);
+
+  const Shape sizes(x.shape().begin() + 2, x.shape().end());
+  const std::vector<std::int64_t> modes = clamp_modes(sizes, requested);
+  const Tensor w = clamp_weight(spectral_weight, modes);
+  const std::int64_t batch = x.size(0), points = shape_numel(sizes);
+
+  // x [B, C_in, N...] -> spectrum [B, C_in, K..., 2] -> mixed [B, C_out, K..., 2]
+  const Tensor spectrum = analysis_values(x, modes, Scaling::unit);
+  const Tensor mixed = mix_values(MixKind::mix, spectrum, w);
+  // The pointwise part seeds the output and the inverse transform accumulates onto it.
+  Shape out_shape = x.shape();
+  out_shape[1] = out_channels;
+  Tensor out = Tensor::empty(out_shape, x.dtype());
+  Tensor out_flat = out.detach().reshape({batch, out_channels, points});
+  pointwise_values(x.detach().reshape({batch, in_channels, points}), pointwise_weight, bias, false, out_flat);
+  synthesis_values(mixed, sizes, Scaling::inverse, out, /*accumulate=*/true);
+
+  if (needs_graph({x, w, pointwise_weight, bias})) {
+    record(out, std::make_shared<FourierLayerNode>(x, w, pointwise_weight, spectrum, modes),
+           {x, w, pointwise_weight, bias});
+  }
+  return out;
 }
 
 }  // namespace neurop

@@ -122,6 +122,9 @@ private:
   std::shared_ptr<TensorImpl> impl_;
 };
 
+// Returns the memory of freed tensors, which neurop keeps for reuse, to the system.
+void release_cached_memory();
+
 struct Storage {
   explicit Storage(std::size_t bytes);
   Storage(const Storage&) = delete;

@@ -6,6 +6,7 @@
 
 #include "lib/core/error.hpp"
 #include "lib/tensor/ops.hpp"
+#include "lib/tensor/spectral.hpp"
 
 namespace neurop::fno {
 
@@ -127,7 +128,8 @@ Tensor Fno::forward(const Tensor& u) const {
   }
 
   for (std::size_t l = 0; l < spectral_.size(); ++l) {
-    v = add(spectral_[l]->forward(v), pointwise_[l]->forward(v));
+    // spectral_conv(v) + pointwise_conv(v), fused.
+    v = fourier_layer(v, spectral_[l]->weight, pointwise_[l]->weight, pointwise_[l]->bias);
     if (l + 1 < spectral_.size()) v = nn::activate(v, config_.activation);
   }
 

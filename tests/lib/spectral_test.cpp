@@ -207,6 +207,41 @@ TEST_CASE("gradcheck spectral operations") {
   }
 }
 
+TEST_CASE("fused fourier layer equals its parts") {
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    for (const Shape& shape : {Shape{3, 2, 16}, Shape{2, 2, 6, 7}}) {
+      const auto d = static_cast<std::int64_t>(shape.size()) - 2;
+      Shape weight_shape = {2, 3};
+      for (std::int64_t i = 0; i < d; ++i) weight_shape.push_back(i + 1 == d ? 5 : 6);  // clamped on the 6 x 7 grid
+      weight_shape.push_back(2);
+      const Tensor x = random_tensor(shape, 40);
+      const Tensor w = random_tensor(weight_shape, 41);
+      const Tensor p = random_tensor({3, 2}, 42);
+      const Tensor b = random_tensor({3}, 43);
+      INFO("shape ", shape_string(shape));
+      CHECK(max_abs_difference(fourier_layer(x, w, p, b), spectral_conv(x, w) + pointwise_conv(x, p, b)) < 1e-13);
+    }
+  }
+}
+
+TEST_CASE("gradcheck fused fourier layer") {
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    const auto f = [](const auto& v) { return tanh(fourier_layer(v[0], v[1], v[2], v[3])); };
+    const std::vector<Tensor> inputs = {random_tensor({2, 2, 9}, 44), random_tensor({2, 3, 4, 2}, 45),
+                                        random_tensor({3, 2}, 46), random_tensor({3}, 47)};
+    const GradcheckResult first = gradcheck(f, inputs);
+    CHECK_MESSAGE(first.passed, first.message());
+    const GradcheckResult second = gradgradcheck(f, inputs);
+    CHECK_MESSAGE(second.passed, second.message());
+    const std::vector<Tensor> inputs_2d = {random_tensor({1, 2, 5, 6}, 48), random_tensor({2, 2, 4, 3, 2}, 49),
+                                           random_tensor({2, 2}, 50), random_tensor({2}, 51)};
+    const GradcheckResult first_2d = gradcheck(f, inputs_2d);
+    CHECK_MESSAGE(first_2d.passed, first_2d.message());
+  }
+}
+
 TEST_CASE("spectral weight gradient decreases the loss") {
   // One gradient-descent step on the real and imaginary parts of every weight lowers
   // the loss: the documented convention (dL/dRe, dL/dIm) is a descent direction.
