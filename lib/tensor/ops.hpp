@@ -10,7 +10,8 @@
 //  - Binary elementwise operations broadcast like NumPy: shapes are aligned at the
 //    trailing axis and an extent of 1 stretches to match.
 //  - Axes may be negative, counting from the end.
-//  - Reductions accumulate in float64 whatever the tensor dtype.
+//  - Reductions accumulate in float64 whatever the tensor dtype (contiguous runs of up
+//    to 256 elements are first summed in the tensor dtype by a vectorised tree).
 #pragma once
 
 #include <cstdint>

@@ -36,6 +36,8 @@ AxisSplit split_at(const Shape& shape, std::int64_t axis) {
 
 std::size_t element_bytes(const Tensor& t) { return dtype_size(t.dtype()); }
 
+constexpr std::int64_t kSumBlock = 256;
+
 const char* bytes_of(const Tensor& t) { return static_cast<const char*>(t.impl()->raw()); }
 char* bytes_of(Tensor& t) { return static_cast<char*>(t.impl()->raw()); }
 
@@ -457,8 +459,13 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
         }
         const T* src = in + row * inner;
         if (inner_stride == 0) {
-          accumulator[static_cast<std::size_t>(offset)] +=
-              detail::ConstArrayMap<T>(src, inner).template cast<double>().sum();
+          // Blocks of kSumBlock elements are summed by Eigen's vectorised tree reduction in
+          // the input dtype (relative error below log2(kSumBlock) eps) and the block sums
+          // in float64, so long rows keep their digits.
+          double total = 0.0;
+          for (std::int64_t j = 0; j < inner; j += kSumBlock)
+            total += static_cast<double>(detail::ConstArrayMap<T>(src + j, std::min(kSumBlock, inner - j)).sum());
+          accumulator[static_cast<std::size_t>(offset)] += total;
         } else {
           double* dst = accumulator.data() + offset;
           for (std::int64_t j = 0; j < inner; ++j) dst[j] += static_cast<double>(src[j]);
