@@ -5,6 +5,7 @@
 #include "datasets/burgers.hpp"
 #include "lib/autodiff/gradcheck.hpp"
 #include "lib/autodiff/graph.hpp"
+#include "lib/core/threads.hpp"
 #include "lib/nn/loss.hpp"
 #include "lib/optim/optimizer.hpp"
 #include "lib/optim/schedule.hpp"
@@ -167,4 +168,39 @@ TEST_CASE("fno training on burgers data lowers the test error") {
   CHECK(result.status == train::TrainStatus::completed);
   CHECK(before > 0.5);
   CHECK(after < 0.2);
+}
+
+TEST_CASE("fno training repeats bit for bit with a fixed seed and thread count") {
+  // Two runs with seed 5 on 2 threads must end with identical weights: OpenMP chunks and
+  // partial sums depend only on the sizes and the thread count.
+  const int previous_threads = num_threads();
+  set_num_threads(2);
+  const Tensor x = random_tensor({16, 1, 64}, 8, DType::f32);
+  const Tensor y = random_tensor({16, 1, 64}, 9, DType::f32);
+  auto train_once = [&] {
+    fno::FnoConfig config;
+    config.width = 16;
+    config.modes = {8};
+    config.seed = 5;
+    fno::Fno model(config);
+    optim::Adam adam(model.parameters(), {.learning_rate = 1e-3});
+    const optim::ConstantSchedule schedule(1e-3);
+    const nn::Loss loss{nn::LossKind::relative_l2, nn::Reduction::sum};
+    train::fit(
+        model, adam, schedule, 16,
+        [&](const std::vector<std::int64_t>& indices) {
+          return loss(model.forward(index_select(x, 0, indices)), index_select(y, 0, indices));
+        },
+        {.epochs = 2, .batch_size = 4, .seed = 5});
+    std::vector<double> weights;
+    for (const Tensor& p : model.parameters()) {
+      const std::vector<double> values = p.to_vector();
+      weights.insert(weights.end(), values.begin(), values.end());
+    }
+    return weights;
+  };
+  const std::vector<double> first = train_once();
+  const std::vector<double> second = train_once();
+  set_num_threads(previous_threads);
+  CHECK(first == second);
 }

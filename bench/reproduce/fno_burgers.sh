@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Reproduces the 1D Burgers experiment of the FNO paper (Li et al., ICLR 2021) with
+# neurop: 1000 training and 100 test samples (nu = 0.1, u0 ~ N(0, 625 (-Laplacian +
+# 25 I)^(-2)), solved on 8192 points), FNO with width 64 and 16 modes trained at
+# s = 1024 for 500 epochs with Adam (lr 1e-3, weight decay 1e-4) and a step decay
+# (x 0.5 every 100 epochs), batch 20; test relative L2 error at s = 256 ... 8192.
+# Writes docs/results/fno_burgers.md (and JSON beside it).
+#
+# Usage: bench/reproduce/fno_burgers.sh [--with-neuraloperator] [--epochs N] [--threads N]
+#   --with-neuraloperator  also trains the FNO of the neuraloperator package (PyPI, in
+#                          bench/.venv) on the same files and reports its errors beside ours
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+epochs=500
+threads=2
+with_reference=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --with-neuraloperator) with_reference=1; shift ;;
+    --epochs) epochs="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    *) echo "fno_burgers.sh: unknown option '$1'; expected --with-neuraloperator, --epochs N or --threads N" >&2
+       exit 2 ;;
+  esac
+done
+
+scripts/setup.sh build
+neurop=build/apps/neurop
+work=runs/reproduce/fno_burgers
+results=docs/results
+mkdir -p "$work" "$results"
+data="$work/burgers.h5"
+resolutions=256,512,1024,2048,4096,8192
+
+if [[ ! -f "$data" ]]; then
+  "$neurop" generate burgers --samples 1100 --resolution 8192 --seed 0 --threads "$threads" --out "$data"
+fi
+
+start=$(date +%s)
+"$neurop" train --data "$data" --ntrain 1000 --ntest 100 --resolution 1024 --epochs "$epochs" \
+  --batch-size 20 --lr 1e-3 --weight-decay 1e-4 --schedule step --step-size 100 --gamma 0.5 \
+  --evaluate-every 25 --log-every 25 --threads "$threads" --checkpoint "$work/fno.h5" | tee "$work/train.log"
+neurop_seconds=$(($(date +%s) - start))
+"$neurop" evaluate --checkpoint "$work/fno.h5" --data "$data" --ntest 100 --resolutions "$resolutions" \
+  --threads "$threads" --out "$work/neurop.json"
+
+reference_json=""
+reference_seconds=""
+if [[ $with_reference -eq 1 ]]; then
+  bench/pytorch/setup_venv.sh
+  start=$(date +%s)
+  bench/.venv/bin/python bench/reproduce/neuraloperator_burgers.py --train "$data" --test "$data" \
+    --ntrain 1000 --ntest 100 --resolution 1024 --epochs "$epochs" --batch 20 --lr 1e-3 \
+    --step 100 --gamma 0.5 --weight-decay 1e-4 --threads "$threads" \
+    --eval-resolutions "$resolutions" --out "$work/neuraloperator.json"
+  reference_seconds=$(($(date +%s) - start))
+  reference_json="$work/neuraloperator.json"
+fi
+
+python3 - "$work/neurop.json" "$neurop_seconds" "$epochs" "$threads" "$reference_json" "$reference_seconds" \
+  > "$results/fno_burgers.md" <<'PYTHON'
+import json, platform, subprocess, sys
+
+neurop_file, neurop_seconds, epochs, threads, reference_file, reference_seconds = sys.argv[1:7]
+ours = {r["resolution"]: r["relative_l2"] for r in json.load(open(neurop_file))["results"]}
+reference = {}
+reference_info = {}
+if reference_file:
+    data = json.load(open(reference_file))
+    reference_info = data
+    reference = {int(resolution): error for resolution, error in data["test_relative_l2"].items()}
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+print("# FNO on 1D Burgers: test relative L2 error by resolution\n")
+print(f"Setting of the FNO paper: 1000 training and 100 test samples, trained at s = 1024 for {epochs} epochs "
+      "(Adam, lr 1e-3, weight decay 1e-4, x0.5 every 100 epochs, batch 20), width 64, 16 modes, 4 layers. "
+      "Data from `neurop generate burgers` (seed 0, 8192-point solver grid). The errors are means over the "
+      "100 test samples of ||u_pred - u|| / ||u|| on the evaluation grid, without retraining.\n")
+header = "| resolution | neurop |" + (" neuraloperator |" if reference else "")
+print(header)
+print("|---:|---:|" + ("---:|" if reference else ""))
+for resolution in sorted(ours):
+    row = f"| {resolution} | {ours[resolution]:.5f} |"
+    if reference:
+        value = reference.get(resolution)
+        row += f" {value:.5f} |" if value is not None else " - |"
+    print(row)
+print()
+print(f"- neurop training time: {int(neurop_seconds) / 60:.1f} min for {epochs} epochs on {threads} threads.")
+if reference:
+    print(f"- neuraloperator training time: {int(reference_seconds) / 60:.1f} min "
+          f"(neuraloperator {reference_info.get('neuraloperator_version', '?')}, torch "
+          f"{reference_info.get('environment', {}).get('torch_version', '?')}).")
+print(f"- Machine: {cpu}, {threads} threads; Linux {platform.release()}.")
+print("- Command: `bench/reproduce/fno_burgers.sh" + (" --with-neuraloperator" if reference else "") +
+      (f" --epochs {epochs}" if epochs != "500" else "") + "`")
+PYTHON
+cat "$results/fno_burgers.md"
