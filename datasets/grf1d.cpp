@@ -10,16 +10,10 @@
 #include <fftw3.h>
 
 #include "lib/core/error.hpp"
+#include "lib/core/fftw_planner.hpp"
 
 namespace neurop::data {
 namespace {
-
-// FFTW documents only its execute functions as thread-safe. Planning, plan destruction,
-// fftw_malloc and fftw_free run under this lock.
-std::mutex& fftw_planner_mutex() {
-  static std::mutex mutex;
-  return mutex;
-}
 
 // Returns n after checking the grid size and the mode cut-off.
 std::int64_t check_grid_and_cutoff(const char* function, std::int64_t n, std::int64_t max_mode) {

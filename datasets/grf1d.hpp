@@ -42,13 +42,11 @@ namespace neurop::data {
 // Threading: a copy shares the plans, which are immutable, and owns new buffers with
 // the same contents, so copies used on different threads give bitwise identical
 // results. The FFTW planner, fftw_malloc and fftw_free are not thread-safe, so
-// construction, copy and destruction take a lock private to neurop::data. forward()
+// construction, copy and destruction take neurop::fftw_planner_mutex(). forward()
 // and inverse() take no lock. Each object must be used by one thread at a time.
 // FFTW_ESTIMATE chooses the plan by a heuristic, not by timing, so results repeat from
 // run to run, unless the program created or imported FFTW wisdom for the same
 // transform (FFTW then uses it in every planning mode).
-// NOTE: the lock is private to neurop::data. Code elsewhere that plans FFTW
-// transforms concurrently with these objects needs a lock shared through lib/.
 class RealFft1d {
 public:
   // Throws ValueError if n < 2 or n > INT_MAX, and std::runtime_error if FFTW fails to

@@ -8,17 +8,12 @@
 #include <fftw3.h>
 
 #include "lib/core/error.hpp"
+#include "lib/core/fftw_planner.hpp"
 
 namespace neurop::data {
 namespace {
 
 constexpr double kPi = std::numbers::pi;
-
-// FFTW's planner and plan destruction are not thread-safe; executing a finished plan is.
-std::mutex& planner_mutex() {
-  static std::mutex mutex;
-  return mutex;
-}
 
 std::size_t to_index(std::int64_t value) { return static_cast<std::size_t>(value); }
 
@@ -71,14 +66,14 @@ NeumannGrf2d::NeumannGrf2d(std::int64_t n, GridPoints points, const Grf2dParams&
 
   std::vector<double> input(to_index(n * n)), output(to_index(n * n));
   const fftw_r2r_kind kind = points == GridPoints::vertex ? FFTW_REDFT00 : FFTW_REDFT01;
-  std::lock_guard<std::mutex> lock(planner_mutex());
+  std::lock_guard<std::mutex> lock(fftw_planner_mutex());
   plan_ = fftw_plan_r2r_2d(static_cast<int>(n), static_cast<int>(n), input.data(), output.data(), kind, kind,
                            FFTW_ESTIMATE | FFTW_UNALIGNED);
   NEUROP_CHECK(plan_ != nullptr, ValueError, "NeumannGrf2d: FFTW could not plan a {} x {} cosine transform", n, n);
 }
 
 NeumannGrf2d::~NeumannGrf2d() {
-  std::lock_guard<std::mutex> lock(planner_mutex());
+  std::lock_guard<std::mutex> lock(fftw_planner_mutex());
   if (plan_ != nullptr) fftw_destroy_plan(static_cast<fftw_plan>(plan_));
 }
 
@@ -172,7 +167,7 @@ PeriodicGrf2d::PeriodicGrf2d(std::int64_t n, const Grf2dParams& params, std::int
 
   std::vector<std::complex<double>> spectrum(to_index(n * (n / 2 + 1)));
   std::vector<double> output(to_index(n * n));
-  std::lock_guard<std::mutex> lock(planner_mutex());
+  std::lock_guard<std::mutex> lock(fftw_planner_mutex());
   plan_ = fftw_plan_dft_c2r_2d(static_cast<int>(n), static_cast<int>(n),
                                reinterpret_cast<fftw_complex*>(spectrum.data()), output.data(),
                                FFTW_ESTIMATE | FFTW_UNALIGNED);
@@ -180,7 +175,7 @@ PeriodicGrf2d::PeriodicGrf2d(std::int64_t n, const Grf2dParams& params, std::int
 }
 
 PeriodicGrf2d::~PeriodicGrf2d() {
-  std::lock_guard<std::mutex> lock(planner_mutex());
+  std::lock_guard<std::mutex> lock(fftw_planner_mutex());
   if (plan_ != nullptr) fftw_destroy_plan(static_cast<fftw_plan>(plan_));
 }
 

@@ -31,11 +31,9 @@
 // would only receive half its variance). Var u = sum over k != 0 in the box of a_k^2
 // (+ a_0^2 with the mean), the same at every point. Evaluated by one c2r FFT.
 //
-// Threading: construction plans FFTW transforms under a lock private to this file.
+// Threading: construction plans FFTW transforms under neurop::fftw_planner_mutex().
 // synthesize(), sample() and evaluate() are const and may run concurrently on one
 // object from several threads.
-// NOTE: the planner lock is local to grf2d.cpp. Other neurop code that plans FFTW
-// transforms in parallel with these constructors needs a lock shared through lib/.
 #pragma once
 
 #include <cstdint>

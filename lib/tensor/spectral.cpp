@@ -27,6 +27,7 @@
 #include <Eigen/Core>
 
 #include "lib/autodiff/graph.hpp"
+#include "lib/core/fftw_planner.hpp"
 #include "lib/tensor/kernels.hpp"
 #include "lib/tensor/ops.hpp"
 
@@ -183,9 +184,8 @@ enum class PlanKind { r2c, c2r, forward, backward };
 // FFTW-allocated scratch buffers, so their alignment always matches.
 template <typename T>
 typename Fftw<T>::Plan fftw_plan_for(PlanKind kind, std::int64_t n) {
-  static std::mutex mutex;
   static std::map<std::pair<PlanKind, std::int64_t>, typename Fftw<T>::Plan> cache;
-  std::lock_guard<std::mutex> lock(mutex);
+  std::lock_guard<std::mutex> lock(fftw_planner_mutex());
   auto found = cache.find({kind, n});
   if (found != cache.end()) return found->second;
   Scratch<T> in(static_cast<std::size_t>(2 * (n + 2)) * sizeof(T));
