@@ -7,39 +7,6 @@
 
 namespace neurop::nn {
 
-Tensor activate(const Tensor& x, Activation activation) {
-  switch (activation) {
-    case Activation::identity: return x;
-    case Activation::relu: return relu(x);
-    case Activation::gelu: return gelu(x);
-    case Activation::tanh: return tanh(x);
-    case Activation::selu: return selu(x);
-    case Activation::sigmoid: return sigmoid(x);
-  }
-  return x;
-}
-
-Activation parse_activation(const std::string& name) {
-  for (Activation a : {Activation::identity, Activation::relu, Activation::gelu, Activation::tanh, Activation::selu,
-                       Activation::sigmoid}) {
-    if (name == activation_name(a)) return a;
-  }
-  throw ValueError(fmt::format(
-      "unknown activation '{}'; expected one of identity, relu, gelu, tanh, selu, sigmoid", name));
-}
-
-const char* activation_name(Activation activation) {
-  switch (activation) {
-    case Activation::identity: return "identity";
-    case Activation::relu: return "relu";
-    case Activation::gelu: return "gelu";
-    case Activation::tanh: return "tanh";
-    case Activation::selu: return "selu";
-    case Activation::sigmoid: return "sigmoid";
-  }
-  return "identity";
-}
-
 Linear::Linear(std::int64_t in_features, std::int64_t out_features, Rng& rng, bool with_bias, DType dtype) {
   NEUROP_CHECK(in_features >= 1 && out_features >= 1, ValueError,
                "Linear: feature counts must be >= 1, got in = {}, out = {}", in_features, out_features);

@@ -10,16 +10,15 @@
 
 #include "lib/core/random.hpp"
 #include "lib/nn/module.hpp"
+#include "lib/tensor/ops.hpp"
 
 namespace neurop::nn {
 
-enum class Activation { identity, relu, gelu, tanh, selu, sigmoid };
-
-Tensor activate(const Tensor& x, Activation activation);
-// Parses "identity", "relu", "gelu", "tanh", "selu" or "sigmoid"; throws ValueError
-// listing these for anything else.
-Activation parse_activation(const std::string& name);
-const char* activation_name(Activation activation);
+// Activations are tensor operations (lib/tensor/ops.hpp); layers take them as settings.
+using neurop::activate;
+using neurop::Activation;
+using neurop::activation_name;
+using neurop::parse_activation;
 
 // y = x W^T + b over the last axis: x [..., in] -> [..., out].
 // W [out, in] and b [out] start as U(-1/sqrt(in), 1/sqrt(in)) (PyTorch nn.Linear).

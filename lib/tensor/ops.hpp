@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "lib/tensor/tensor.hpp"
@@ -62,6 +63,16 @@ Tensor gelu(const Tensor& x);
 // SELU with the constants of Klambauer et al. (2017): scale 1.0507009873554805,
 // alpha 1.6732632423543772. The derivative at 0 is taken from the right.
 Tensor selu(const Tensor& x);
+// Activation functions by name, for layers that take one as a setting.
+enum class Activation { identity, relu, gelu, tanh, selu, sigmoid };
+Tensor activate(const Tensor& x, Activation activation);
+// The derivative f'(x) of an activation, as differentiable operations.
+Tensor activation_derivative(const Tensor& x, Activation activation);
+// Parses "identity", "relu", "gelu", "tanh", "selu" or "sigmoid"; throws ValueError
+// listing these for anything else.
+Activation parse_activation(const std::string& name);
+const char* activation_name(Activation activation);
+
 // Indicator (x > 0) as 0/1 values; not differentiable (its gradient is zero).
 Tensor step(const Tensor& x);
 // A deep copy.
@@ -113,9 +124,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor channel_mix(const Tensor& x, const Tensor& weight, bool transpose_weight = false);
 // sum_b a[b] @ b[b]^T for a [B, P, S], b [B, Q, S] -> [P, Q]; the weight gradient of channel_mix.
 Tensor batch_outer(const Tensor& a, const Tensor& b);
-// channel_mix with optional bias for x [B, C_in, *spatial], weight [C_out, C_in],
-// bias [C_out] -> [B, C_out, *spatial].
-Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// act(channel_mix + bias) for x [B, C_in, *spatial], weight [C_out, C_in], bias
+// [C_out] (may be undefined) -> [B, C_out, *spatial]. With a bias, the bias, the GEMM
+// and the activation run per sample in one pass.
+Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                      Activation activation = Activation::identity);
 
 // Throws ShapeError naming `op` unless a and b share a dtype.
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);

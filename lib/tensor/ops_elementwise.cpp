@@ -7,8 +7,11 @@
 #include "lib/autodiff/graph.hpp"
 #include "lib/tensor/kernels.hpp"
 #include "lib/tensor/ops.hpp"
+#include "lib/tensor/unary_specs.hpp"
 
 namespace neurop {
+
+using namespace detail::unary_specs;
 
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   NEUROP_CHECK(a.dtype() == b.dtype(), ShapeError,
@@ -220,234 +223,6 @@ Tensor unary(const Tensor& x, Spec spec = Spec{}) {
   return out;
 }
 
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-constexpr double kSeluScale = 1.0507009873554804934193349852946;
-constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
-
-struct NegSpec {
-  static constexpr const char* kName = "neg";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return -x;
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>&, const detail::ConstArrayMap<T>& g) const {
-    return -g;
-  }
-  Tensor derivative(const Tensor& x) const { return Tensor::full({}, -1.0, x.dtype()); }
-};
-
-struct AffineSpec {
-  static constexpr const char* kName = "affine";
-  double scale = 1.0, shift = 0.0;
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x * static_cast<T>(scale) + static_cast<T>(shift);
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>&, const detail::ConstArrayMap<T>& g) const {
-    return g * static_cast<T>(scale);
-  }
-  Tensor derivative(const Tensor& x) const { return Tensor::full({}, scale, x.dtype()); }
-};
-
-struct ExpSpec {
-  static constexpr const char* kName = "exp";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.exp();
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * x.exp();
-  }
-  Tensor derivative(const Tensor& x) const { return exp(x); }
-};
-
-struct LogSpec {
-  static constexpr const char* kName = "log";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.log();
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g / x;
-  }
-  Tensor derivative(const Tensor& x) const { return pow(x, -1.0); }
-};
-
-struct SqrtSpec {
-  static constexpr const char* kName = "sqrt";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.sqrt();
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * static_cast<T>(0.5) / x.sqrt();
-  }
-  Tensor derivative(const Tensor& x) const { return affine(pow(x, -0.5), 0.5, 0.0); }
-};
-
-struct SquareSpec {
-  static constexpr const char* kName = "square";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.square();
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * static_cast<T>(2) * x;
-  }
-  Tensor derivative(const Tensor& x) const { return affine(x, 2.0, 0.0); }
-};
-
-struct PowSpec {
-  static constexpr const char* kName = "pow";
-  double p = 1.0;
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.pow(static_cast<T>(p));
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * static_cast<T>(p) * x.pow(static_cast<T>(p - 1));
-  }
-  Tensor derivative(const Tensor& x) const {
-    if (p == 1.0) return Tensor::full({}, 1.0, x.dtype());
-    return affine(pow(x, p - 1.0), p, 0.0);
-  }
-};
-
-struct SinSpec {
-  static constexpr const char* kName = "sin";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.sin();
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * x.cos();
-  }
-  Tensor derivative(const Tensor& x) const { return cos(x); }
-};
-
-struct CosSpec {
-  static constexpr const char* kName = "cos";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.cos();
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return -g * x.sin();
-  }
-  Tensor derivative(const Tensor& x) const { return neg(sin(x)); }
-};
-
-struct ErfSpec {
-  static constexpr const char* kName = "erf";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.erf();
-  }
-  // d erf(x)/dx = 2/sqrt(pi) exp(-x^2)
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * static_cast<T>(2.0 * kInvSqrt2Pi * std::numbers::sqrt2) * (-x.square()).exp();
-  }
-  Tensor derivative(const Tensor& x) const {
-    return affine(exp(neg(square(x))), 2.0 * kInvSqrt2Pi * std::numbers::sqrt2, 0.0);
-  }
-};
-
-struct TanhSpec {
-  static constexpr const char* kName = "tanh";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.tanh();
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * (static_cast<T>(1) - x.tanh().square());
-  }
-  Tensor derivative(const Tensor& x) const { return 1.0 - square(tanh(x)); }
-};
-
-struct SigmoidSpec {
-  static constexpr const char* kName = "sigmoid";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.logistic();
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * x.logistic() * (static_cast<T>(1) - x.logistic());
-  }
-  Tensor derivative(const Tensor& x) const {
-    const Tensor s = sigmoid(x);
-    return s * (1.0 - s);
-  }
-};
-
-struct ReluSpec {
-  static constexpr const char* kName = "relu";
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return x.max(static_cast<T>(0));
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return (x > static_cast<T>(0)).select(g, static_cast<T>(0));
-  }
-  Tensor derivative(const Tensor& x) const { return step(x); }
-};
-
-struct GeluSpec {
-  static constexpr const char* kName = "gelu";
-  // gelu(x) = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return static_cast<T>(0.5) * x * (static_cast<T>(1) + (x * static_cast<T>(kInvSqrt2)).erf());
-  }
-  // gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * (static_cast<T>(0.5) * (static_cast<T>(1) + (x * static_cast<T>(kInvSqrt2)).erf()) +
-                x * static_cast<T>(kInvSqrt2Pi) * (x.square() * static_cast<T>(-0.5)).exp());
-  }
-  Tensor derivative(const Tensor& x) const {
-    const Tensor cdf = affine(erf(affine(x, kInvSqrt2, 0.0)), 0.5, 0.5);
-    const Tensor pdf = affine(exp(affine(square(x), -0.5, 0.0)), kInvSqrt2Pi, 0.0);
-    return cdf + x * pdf;
-  }
-};
-
-struct SeluSpec {
-  static constexpr const char* kName = "selu";
-  // selu(x) = scale x for x > 0, scale alpha (e^x - 1) otherwise
-  template <typename T>
-  auto forward_array(const detail::ConstArrayMap<T>& x) const {
-    return (x > static_cast<T>(0))
-        .select(x * static_cast<T>(kSeluScale),
-                (x.min(static_cast<T>(0)).exp() - static_cast<T>(1)) * static_cast<T>(kSeluScale * kSeluAlpha));
-  }
-  template <typename T>
-  auto grad_array(const detail::ConstArrayMap<T>& x, const detail::ConstArrayMap<T>& g) const {
-    return g * (x > static_cast<T>(0))
-                   .select(Eigen::Array<T, Eigen::Dynamic, 1>::Constant(x.size(), static_cast<T>(kSeluScale)),
-                           x.min(static_cast<T>(0)).exp() * static_cast<T>(kSeluScale * kSeluAlpha));
-  }
-  // selu'(x) = scale (step(x) + alpha (1 - step(x)) exp(min(x, 0))); min(x, 0) = -relu(-x)
-  // keeps exp finite for large positive x.
-  Tensor derivative(const Tensor& x) const {
-    const Tensor s = step(x);
-    return affine(s + affine(1.0 - s, kSeluAlpha, 0.0) * exp(neg(relu(neg(x)))), kSeluScale, 0.0);
-  }
-};
-
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryKind::add, a, b); }
@@ -498,6 +273,51 @@ Tensor step(const Tensor& x) {
     });
   });
   return out;
+}
+
+Tensor activate(const Tensor& x, Activation activation) {
+  switch (activation) {
+    case Activation::identity: return x;
+    case Activation::relu: return relu(x);
+    case Activation::gelu: return gelu(x);
+    case Activation::tanh: return tanh(x);
+    case Activation::selu: return selu(x);
+    case Activation::sigmoid: return sigmoid(x);
+  }
+  return x;
+}
+
+Tensor activation_derivative(const Tensor& x, Activation activation) {
+  switch (activation) {
+    case Activation::identity: return Tensor::ones(x.shape(), x.dtype());
+    case Activation::relu: return ReluSpec{}.derivative(x);
+    case Activation::gelu: return GeluSpec{}.derivative(x);
+    case Activation::tanh: return TanhSpec{}.derivative(x);
+    case Activation::selu: return SeluSpec{}.derivative(x);
+    case Activation::sigmoid: return SigmoidSpec{}.derivative(x);
+  }
+  return x;
+}
+
+Activation parse_activation(const std::string& name) {
+  for (Activation a : {Activation::identity, Activation::relu, Activation::gelu, Activation::tanh, Activation::selu,
+                       Activation::sigmoid}) {
+    if (name == activation_name(a)) return a;
+  }
+  throw ValueError(
+      fmt::format("unknown activation '{}'; expected one of identity, relu, gelu, tanh, selu, sigmoid", name));
+}
+
+const char* activation_name(Activation activation) {
+  switch (activation) {
+    case Activation::identity: return "identity";
+    case Activation::relu: return "relu";
+    case Activation::gelu: return "gelu";
+    case Activation::tanh: return "tanh";
+    case Activation::selu: return "selu";
+    case Activation::sigmoid: return "sigmoid";
+  }
+  return "identity";
 }
 
 }  // namespace neurop

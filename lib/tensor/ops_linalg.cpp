@@ -6,6 +6,7 @@
 #include "lib/autodiff/graph.hpp"
 #include "lib/tensor/kernels.hpp"
 #include "lib/tensor/ops.hpp"
+#include "lib/tensor/unary_specs.hpp"
 
 namespace neurop {
 namespace {
@@ -242,41 +243,65 @@ Tensor batch_outer(const Tensor& a, const Tensor& b) {
 
 namespace {
 
+Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation);
+
 class PointwiseConvNode : public Node {
 public:
-  PointwiseConvNode(Tensor x, Tensor w, bool has_bias) : x_(std::move(x)), w_(std::move(w)), has_bias_(has_bias) {}
+  PointwiseConvNode(Tensor x, Tensor w, Tensor bias, Tensor pre_activation, Activation activation)
+      : x_(std::move(x)), w_(std::move(w)), bias_(std::move(bias)), pre_activation_(std::move(pre_activation)),
+        activation_(activation) {}
   const char* name() const override { return "pointwise_conv"; }
 
-  // y[b] = W x[b] + bias:  dx[b] = W^T dy[b];  dW = sum_b dy[b] x[b]^T;  dbias = sum over b and points of dy.
+  // y[b] = act(z[b]), z[b] = W x[b] + bias. With gz = g act'(z):
+  //   dx[b] = W^T gz[b];  dW = sum_b gz[b] x[b]^T;  dbias = sum of gz over b and points.
   std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor gz = g;
+    if (activation_ != Activation::identity) {
+      if (GradMode::enabled()) {
+        // Recompute z inside the graph so that the second derivative sees act''.
+        gz = g * activation_derivative(channel_mix_bias(x_, w_, bias_, Activation::identity), activation_);
+      } else {
+        gz = Tensor::empty(g.shape(), g.dtype());
+        dispatch(g.dtype(), [&]<typename T>() {
+          detail::parallel_chunks(g.numel(), [&](std::int64_t begin, std::int64_t end) {
+            detail::activation_backward<T>(activation_, pre_activation_.data<T>() + begin, g.data<T>() + begin,
+                                           gz.data<T>() + begin, end - begin);
+          });
+        });
+      }
+    }
     Tensor gx, gw, gb;
-    if (needs_input_grad(0)) gx = channel_mix(g, w_, true);
-    if (needs_input_grad(1)) gw = batch_outer(g, x_);
-    if (has_bias_ && needs_input_grad(2)) gb = sum(g, {0, 2});
+    if (needs_input_grad(0)) gx = channel_mix(gz, w_, true);
+    if (needs_input_grad(1)) gw = batch_outer(gz, x_);
+    if (needs_input_grad(2)) gb = sum(gz, {0, 2});
     return {gx, gw, gb};
   }
 
 private:
-  Tensor x_, w_;
-  bool has_bias_;
+  Tensor x_, w_, bias_, pre_activation_;
+  Activation activation_;
 };
 
-// y[b] = W x[b] + bias for x [B, K, S], W [M, K]; the bias initialises the output and
-// the GEMM accumulates onto it, which saves a separate pass over y.
-Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+// y[b] = act(W x[b] + bias) for x [B, K, S], W [M, K]; the bias initialises the output,
+// the GEMM accumulates onto it and the activation follows while the sample is in cache.
+Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation) {
   check_same_dtype("pointwise_conv", x, weight);
   check_same_dtype("pointwise_conv", x, bias);
   const std::int64_t batch = x.size(0), k = x.size(1), points = x.size(2), m = weight.size(0);
-  Tensor out = Tensor::empty({batch, m, points}, x.dtype());
+  Tensor z = Tensor::empty({batch, m, points}, x.dtype());
+  Tensor y = activation == Activation::identity ? z : Tensor::empty({batch, m, points}, x.dtype());
   dispatch(x.dtype(), [&]<typename T>() {
     const T* pw = weight.data<T>();
     const T* px = x.data<T>();
     const T* pb = bias.data<T>();
-    T* po = out.data<T>();
+    T* pz = z.data<T>();
+    T* py = y.data<T>();
     auto one = [&](std::int64_t b) {
-      MatrixMap<T> y(po + b * m * points, m, points);
-      for (std::int64_t row = 0; row < m; ++row) y.row(row).setConstant(pb[row]);
-      gemm<T>(pw, px + b * k * points, po + b * m * points, m, k, points, false, false, /*accumulate=*/true);
+      MatrixMap<T> zb(pz + b * m * points, m, points);
+      for (std::int64_t row = 0; row < m; ++row) zb.row(row).setConstant(pb[row]);
+      gemm<T>(pw, px + b * k * points, pz + b * m * points, m, k, points, false, false, /*accumulate=*/true);
+      if (activation != Activation::identity)
+        detail::activation_forward<T>(activation, pz + b * m * points, py + b * m * points, m * points);
     };
     if (batch == 1) {
       one(0);
@@ -285,14 +310,18 @@ Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bia
       for (std::int64_t b = 0; b < batch; ++b) one(b);
     }
   });
-  if (needs_graph({x, weight, bias}))
-    record(out, std::make_shared<PointwiseConvNode>(x, weight, true), {x, weight, bias});
-  return out;
+  if (needs_graph({x, weight, bias})) {
+    record(y,
+           std::make_shared<PointwiseConvNode>(x, weight, bias, activation == Activation::identity ? Tensor() : z,
+                                               activation),
+           {x, weight, bias});
+  }
+  return y;
 }
 
 }  // namespace
 
-Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation) {
   NEUROP_CHECK(x.ndim() >= 2, ShapeError, "pointwise_conv: input must be [batch, channels, ...], got shape {}",
                shape_string(x.shape()));
   NEUROP_CHECK(weight.ndim() == 2, ShapeError, "pointwise_conv: weight must be [out_channels, in_channels], got {}",
@@ -306,9 +335,9 @@ Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias)
   if (bias.defined()) {
     NEUROP_CHECK(bias.shape() == Shape{weight.size(0)}, ShapeError, "pointwise_conv: bias shape {} should be [{}]",
                  shape_string(bias.shape()), weight.size(0));
-    y = channel_mix_bias(flat, weight, bias);
+    y = channel_mix_bias(flat, weight, bias, activation);
   } else {
-    y = channel_mix(flat, weight, false);
+    y = activate(channel_mix(flat, weight, false), activation);
   }
   Shape out_shape = x.shape();
   out_shape[1] = weight.size(0);

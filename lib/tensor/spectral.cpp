@@ -30,6 +30,7 @@
 #include "lib/core/fftw_planner.hpp"
 #include "lib/tensor/kernels.hpp"
 #include "lib/tensor/ops.hpp"
+#include "lib/tensor/unary_specs.hpp"
 
 namespace neurop {
 namespace {
@@ -649,49 +650,124 @@ void pointwise_values(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 class FourierLayerNode : public Node {
 public:
-  FourierLayerNode(Tensor x, Tensor spectral_weight, Tensor pointwise_weight, Tensor spectrum,
-                   std::vector<std::int64_t> modes)
+  FourierLayerNode(Tensor x, Tensor spectral_weight, Tensor pointwise_weight, Tensor bias, Tensor spectrum,
+                   Tensor pre_activation, std::vector<std::int64_t> modes, Activation activation)
       : x_(std::move(x)), spectral_weight_(std::move(spectral_weight)), pointwise_weight_(std::move(pointwise_weight)),
-        spectrum_(std::move(spectrum)), modes_(std::move(modes)) {}
+        bias_(std::move(bias)), spectrum_(std::move(spectrum)), pre_activation_(std::move(pre_activation)),
+        modes_(std::move(modes)), activation_(activation) {}
   const char* name() const override { return "fourier_layer"; }
 
-  // y = I(mix(T x, w)) + W x + b, with T the truncated transform and I the inverse:
-  //   dy/dx:  T*(mix_grad_x(I* g, w)) + W^T g      dy/dw:  mix_grad_w(T x, I* g)
-  //   dy/dW:  sum_b g[b] x[b]^T                    dy/db:  sum of g over batch and points
+  // y = act(z), z = I(mix(T x, w)) + W x + b, with T the truncated transform and I its
+  // inverse. With gz = g act'(z):
+  //   dx = T*(mix_grad_x(I* gz, w)) + W^T gz     dw = mix_grad_w(T x, I* gz)
+  //   dW = sum_b gz[b] x[b]^T                    db = sum of gz over batch and points
   std::vector<Tensor> backward(const Tensor& g) override {
-    const Shape sizes(x_.shape().begin() + 2, x_.shape().end());
-    const std::int64_t batch = x_.size(0), points = shape_numel(sizes);
-    const std::int64_t in_channels = x_.size(1), out_channels = g.size(1);
-    const Tensor g_flat = reshape(g, {batch, out_channels, points});
-    const Tensor x_flat = reshape(x_, {batch, in_channels, points});
-    Tensor gx, gw, gpw, gb;
-    if (GradMode::enabled()) {
-      // Differentiable composition, so that second derivatives exist.
-      const Tensor g_hat = irfft_modes_adjoint(g, modes_);
-      if (needs_input_grad(0)) {
-        gx = rfft_modes_adjoint(mix_modes(MixKind::grad_x, g_hat, spectral_weight_), sizes) +
-             reshape(channel_mix(g_flat, pointwise_weight_, true), x_.shape());
-      }
-      if (needs_input_grad(1)) gw = mix_modes(MixKind::grad_w, rfft_modes(x_, modes_), g_hat);
-    } else {
-      const Tensor g_hat = analysis_values(g, modes_, Scaling::inverse);
-      if (needs_input_grad(0)) {
-        gx = Tensor::empty(x_.shape(), x_.dtype());
-        Tensor gx_flat = reshape(gx, {batch, in_channels, points});
-        pointwise_values(g_flat, pointwise_weight_, Tensor(), /*transpose=*/true, gx_flat);
-        synthesis_values(mix_values(MixKind::grad_x, g_hat, spectral_weight_), sizes, Scaling::unit, gx,
-                         /*accumulate=*/true);
-      }
-      if (needs_input_grad(1)) gw = mix_values(MixKind::grad_w, spectrum_, g_hat);
-    }
-    if (needs_input_grad(2)) gpw = batch_outer(g_flat, x_flat);
-    if (needs_input_grad(3)) gb = sum(g_flat, {0, 2});
-    return {gx, gw, gpw, gb};
+    if (GradMode::enabled()) return backward_with_graph(g);
+    return backward_fused(g);
   }
 
 private:
-  Tensor x_, spectral_weight_, pointwise_weight_, spectrum_;
+  // Differentiable composition, so that second derivatives exist.
+  std::vector<Tensor> backward_with_graph(const Tensor& g) {
+    const Shape sizes(x_.shape().begin() + 2, x_.shape().end());
+    const std::int64_t batch = x_.size(0), points = shape_numel(sizes);
+    Tensor gz = g;
+    if (activation_ != Activation::identity) {
+      const Tensor z = fourier_layer(x_, spectral_weight_, pointwise_weight_, bias_, Activation::identity);
+      gz = g * activation_derivative(z, activation_);
+    }
+    const Tensor gz_flat = reshape(gz, {batch, gz.size(1), points});
+    const Tensor x_flat = reshape(x_, {batch, x_.size(1), points});
+    const Tensor g_hat = irfft_modes_adjoint(gz, modes_);
+    Tensor gx, gw, gpw, gb;
+    if (needs_input_grad(0)) {
+      gx = rfft_modes_adjoint(mix_modes(MixKind::grad_x, g_hat, spectral_weight_), sizes) +
+           reshape(channel_mix(gz_flat, pointwise_weight_, true), x_.shape());
+    }
+    if (needs_input_grad(1)) gw = mix_modes(MixKind::grad_w, rfft_modes(x_, modes_), g_hat);
+    if (needs_input_grad(2)) gpw = batch_outer(gz_flat, x_flat);
+    if (needs_input_grad(3)) gb = sum(gz_flat, {0, 2});
+    return {gx, gw, gpw, gb};
+  }
+
+  // One pass per sample while its data are in cache: gz, the transform of gz and the
+  // weight and bias sums; then the mode mixing for the whole batch; then dx per sample.
+  std::vector<Tensor> backward_fused(const Tensor& g) {
+    const Shape sizes(x_.shape().begin() + 2, x_.shape().end());
+    const std::int64_t batch = x_.size(0), points = shape_numel(sizes);
+    const std::int64_t in_channels = x_.size(1), out_channels = g.size(1);
+    Shape spectrum_shape = spectrum_.shape();
+    spectrum_shape[1] = out_channels;
+    Tensor g_hat = Tensor::empty(spectrum_shape, g.dtype());
+    Tensor gz = activation_ == Activation::identity ? g : Tensor::empty(g.shape(), g.dtype());
+    Tensor gx, gw, gpw, gb;
+    const bool want_pointwise = needs_input_grad(2), want_bias = needs_input_grad(3);
+
+    dispatch(g.dtype(), [&]<typename T>() {
+      using Matrix = RowMatrix<T>;
+      const int threads = batch > 1 && !omp_in_parallel() ? std::min<int>(omp_get_max_threads(), static_cast<int>(batch)) : 1;
+      std::vector<Matrix> pointwise_sums(static_cast<std::size_t>(threads), Matrix::Zero(out_channels, in_channels));
+      std::vector<std::vector<double>> bias_sums(static_cast<std::size_t>(threads),
+                                                 std::vector<double>(static_cast<std::size_t>(out_channels), 0.0));
+#pragma omp parallel num_threads(threads)
+      {
+        const int t = omp_get_thread_num();
+        // Each thread owns a fixed range of samples, so the sums depend only on the thread count.
+        const std::int64_t first = batch * t / threads, last = batch * (t + 1) / threads;
+        for (std::int64_t b = first; b < last; ++b) {
+          const std::int64_t block = out_channels * points;
+          if (activation_ != Activation::identity) {
+            detail::activation_backward<T>(activation_, pre_activation_.data<T>() + b * block, g.data<T>() + b * block,
+                                           gz.data<T>() + b * block, block);
+          }
+          const Tensor gz_b = detail::sample_view(gz, b, 1);
+          const Tensor g_hat_b = analysis_values(gz_b, modes_, Scaling::inverse);
+          std::memcpy(g_hat.data<T>() + b * g_hat_b.numel(), g_hat_b.data<T>(),
+                      static_cast<std::size_t>(g_hat_b.numel()) * sizeof(T));
+          const ConstPlainMatrixMap<T> gz_matrix(gz.data<T>() + b * block, out_channels, points);
+          if (want_pointwise) {
+            const ConstPlainMatrixMap<T> x_matrix(x_.data<T>() + b * in_channels * points, in_channels, points);
+            pointwise_sums[static_cast<std::size_t>(t)].noalias() += gz_matrix * x_matrix.transpose();
+          }
+          if (want_bias) {
+            for (std::int64_t row = 0; row < out_channels; ++row)
+              bias_sums[static_cast<std::size_t>(t)][static_cast<std::size_t>(row)] +=
+                  static_cast<double>(gz_matrix.row(row).sum());
+          }
+        }
+      }
+      if (want_pointwise) {
+        gpw = Tensor::zeros({out_channels, in_channels}, g.dtype());
+        PlainMatrixMap<T> total(gpw.data<T>(), out_channels, in_channels);
+        for (const Matrix& part : pointwise_sums) total += part;
+      }
+      if (want_bias) {
+        std::vector<double> total(static_cast<std::size_t>(out_channels), 0.0);
+        for (const auto& part : bias_sums)
+          for (std::size_t row = 0; row < total.size(); ++row) total[row] += part[row];
+        gb = Tensor::from_vector(total, {out_channels}, g.dtype());
+      }
+    });
+
+    if (needs_input_grad(1)) gw = mix_values(MixKind::grad_w, spectrum_, g_hat);
+    if (needs_input_grad(0)) {
+      const Tensor gx_hat = mix_values(MixKind::grad_x, g_hat, spectral_weight_);
+      gx = Tensor::empty(x_.shape(), x_.dtype());
+#pragma omp parallel for schedule(static) if (batch > 1)
+      for (std::int64_t b = 0; b < batch; ++b) {
+        Tensor gx_b = detail::sample_view(gx, b, 1);
+        Tensor gx_flat = gx_b.reshape({1, in_channels, points});
+        pointwise_values(detail::sample_view(gz, b, 1).reshape({1, out_channels, points}), pointwise_weight_,
+                         Tensor(), /*transpose=*/true, gx_flat);
+        synthesis_values(detail::sample_view(gx_hat, b, 1), sizes, Scaling::unit, gx_b, /*accumulate=*/true);
+      }
+    }
+    return {gx, gw, gpw, gb};
+  }
+
+  Tensor x_, spectral_weight_, pointwise_weight_, bias_, spectrum_, pre_activation_;
   std::vector<std::int64_t> modes_;
+  Activation activation_;
 };
 
 }  // namespace
@@ -783,8 +859,8 @@ Tensor spectral_conv(const Tensor& x, const Tensor& weight) {
   return irfft_modes(spectral_mix(rfft_modes(x, modes), w), sizes);
 }
 
-Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tensor& pointwise_weight,
-                     const Tensor& bias) {
+Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tensor& pointwise_weight, const Tensor& bias,
+                     Activation activation) {
   const std::vector<std::int64_t> requested = weight_modes(spectral_weight);
   const auto d = static_cast<std::int64_t>(requested.size());
   NEUROP_CHECK(x.ndim() == d + 2, ShapeError,
@@ -813,19 +889,34 @@ Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tenso
   // x [B, C_in, N...] -> spectrum [B, C_in, K..., 2] -> mixed [B, C_out, K..., 2]
   const Tensor spectrum = analysis_values(x, modes, Scaling::unit);
   const Tensor mixed = mix_values(MixKind::mix, spectrum, w);
-  // The pointwise part seeds the output and the inverse transform accumulates onto it.
+  // Per sample, while it is in cache: z = b + W x (the pointwise part seeds the output),
+  // z += inverse transform of the mixed modes, y = act(z).
   Shape out_shape = x.shape();
   out_shape[1] = out_channels;
-  Tensor out = Tensor::empty(out_shape, x.dtype());
-  Tensor out_flat = out.detach().reshape({batch, out_channels, points});
-  pointwise_values(x.detach().reshape({batch, in_channels, points}), pointwise_weight, bias, false, out_flat);
-  synthesis_values(mixed, sizes, Scaling::inverse, out, /*accumulate=*/true);
+  Tensor z = Tensor::empty(out_shape, x.dtype());
+  Tensor y = activation == Activation::identity ? z : Tensor::empty(out_shape, x.dtype());
+#pragma omp parallel for schedule(static) if (batch > 1)
+  for (std::int64_t b = 0; b < batch; ++b) {
+    Tensor z_b = detail::sample_view(z, b, 1);
+    Tensor z_flat = z_b.reshape({1, out_channels, points});
+    pointwise_values(detail::sample_view(x, b, 1).reshape({1, in_channels, points}), pointwise_weight, bias, false,
+                     z_flat);
+    synthesis_values(detail::sample_view(mixed, b, 1), sizes, Scaling::inverse, z_b, /*accumulate=*/true);
+    if (activation != Activation::identity) {
+      dispatch(x.dtype(), [&]<typename T>() {
+        detail::activation_forward<T>(activation, z_b.data<T>(), y.data<T>() + b * out_channels * points,
+                                      out_channels * points);
+      });
+    }
+  }
 
   if (needs_graph({x, w, pointwise_weight, bias})) {
-    record(out, std::make_shared<FourierLayerNode>(x, w, pointwise_weight, spectrum, modes),
+    record(y,
+           std::make_shared<FourierLayerNode>(x, w, pointwise_weight, bias, spectrum,
+                                              activation == Activation::identity ? Tensor() : z, modes, activation),
            {x, w, pointwise_weight, bias});
   }
-  return out;
+  return y;
 }
 
 }  // namespace neurop

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "lib/tensor/ops.hpp"
 #include "lib/tensor/tensor.hpp"
 
 namespace neurop {
@@ -69,14 +70,14 @@ Tensor spectral_mix(const Tensor& x_hat, const Tensor& weight);
 // with the clamped mode counts and those weights.
 Tensor spectral_conv(const Tensor& x, const Tensor& weight);
 
-// One Fourier layer before its activation, computed in one pass:
-//   spectral_conv(x, spectral_weight) + pointwise_conv(x, pointwise_weight, bias)
+// One Fourier layer, computed sample by sample while each sample is in cache:
+//   activate(spectral_conv(x, spectral_weight) + pointwise_conv(x, pointwise_weight, bias), activation)
 // with x [B, C_in, N...], spectral_weight [C_in, C_out, K..., 2], pointwise_weight
-// [C_out, C_in] and bias [C_out]. The pointwise result seeds the output and the inverse
-// transform accumulates onto it, and the backward pass computes the input gradient of
-// both branches into one buffer.
-Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tensor& pointwise_weight,
-                     const Tensor& bias);
+// [C_out, C_in] and bias [C_out]. The pointwise result seeds the output, the inverse
+// transform accumulates onto it and the activation follows in place; the backward pass
+// likewise fuses the activation's derivative and both branches' input gradients.
+Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tensor& pointwise_weight, const Tensor& bias,
+                     Activation activation = Activation::identity);
 
 // Mode counts (m_1..m_d) described by a spectral weight's shape.
 std::vector<std::int64_t> weight_modes(const Tensor& weight);

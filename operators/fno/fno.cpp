@@ -128,13 +128,13 @@ Tensor Fno::forward(const Tensor& u) const {
   }
 
   for (std::size_t l = 0; l < spectral_.size(); ++l) {
-    // spectral_conv(v) + pointwise_conv(v), fused.
-    v = fourier_layer(v, spectral_[l]->weight, pointwise_[l]->weight, pointwise_[l]->bias);
-    if (l + 1 < spectral_.size()) v = nn::activate(v, config_.activation);
+    // act(spectral_conv(v) + pointwise_conv(v)), fused; no activation after the last layer.
+    const Activation activation = l + 1 < spectral_.size() ? config_.activation : Activation::identity;
+    v = fourier_layer(v, spectral_[l]->weight, pointwise_[l]->weight, pointwise_[l]->bias, activation);
   }
 
   for (int k = 0; k < d; ++k) v = slice(v, k + 2, 0, u.size(k + 2));
-  v = nn::activate(projection_hidden_->forward(v), config_.activation);
+  v = pointwise_conv(v, projection_hidden_->weight, projection_hidden_->bias, config_.activation);
   return projection_out_->forward(v);
 }
 

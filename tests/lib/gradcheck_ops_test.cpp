@@ -124,6 +124,13 @@ TEST_CASE("gradcheck matrix products") {
                          {random_tensor({2, 3, 5}, 29), random_tensor({2, 4, 5}, 30)});
   check_first_and_second("pointwise_conv", [](const auto& v) { return pointwise_conv(v[0], v[1], v[2]); },
                          {random_tensor({2, 3, 2, 3}, 31), random_tensor({4, 3}, 32), random_tensor({4}, 33)});
+  for (Activation activation : {Activation::gelu, Activation::tanh, Activation::selu}) {
+    const auto f = [activation](const auto& v) { return pointwise_conv(v[0], v[1], v[2], activation); };
+    const std::vector<Tensor> inputs = {random_tensor({2, 3, 5}, 35), random_tensor({4, 3}, 36),
+                                        random_tensor({4}, 37)};
+    check_first_and_second(activation_name(activation), f, inputs);
+    CHECK(f(inputs).to_vector() == activate(pointwise_conv(inputs[0], inputs[1], inputs[2]), activation).to_vector());
+  }
   // Products of products: the second derivative of matmul is non-trivial only here.
   check_first_and_second("matmul chain", [](const auto& v) { return matmul(tanh(matmul(v[0], v[1])), v[1], false, true); },
                          {a, b});

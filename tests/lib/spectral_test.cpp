@@ -225,6 +225,38 @@ TEST_CASE("fused fourier layer equals its parts") {
   }
 }
 
+TEST_CASE("fused fourier layer activation equals activate after the layer") {
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    const Tensor x = random_tensor({3, 2, 12}, 52);
+    const Tensor w = random_tensor({2, 3, 5, 2}, 53);
+    const Tensor p = random_tensor({3, 2}, 54);
+    const Tensor b = random_tensor({3}, 55);
+    for (Activation activation : {Activation::gelu, Activation::relu, Activation::tanh, Activation::selu,
+                                  Activation::sigmoid}) {
+      INFO("activation ", activation_name(activation));
+      CHECK(max_abs_difference(fourier_layer(x, w, p, b, activation), activate(fourier_layer(x, w, p, b), activation)) <
+            1e-13);
+    }
+  }
+}
+
+TEST_CASE("gradcheck fused fourier layer with activations") {
+  for (SpectralBackend backend : kBackends) {
+    BackendScope scope(backend);
+    const std::vector<Tensor> inputs = {random_tensor({2, 2, 9}, 56), random_tensor({2, 3, 4, 2}, 57),
+                                        random_tensor({3, 2}, 58), random_tensor({3}, 59)};
+    for (Activation activation : {Activation::gelu, Activation::tanh, Activation::sigmoid}) {
+      INFO("activation ", activation_name(activation));
+      const auto f = [activation](const auto& v) { return fourier_layer(v[0], v[1], v[2], v[3], activation); };
+      const GradcheckResult first = gradcheck(f, inputs);
+      CHECK_MESSAGE(first.passed, first.message());
+      const GradcheckResult second = gradgradcheck(f, inputs);
+      CHECK_MESSAGE(second.passed, second.message());
+    }
+  }
+}
+
 TEST_CASE("gradcheck fused fourier layer") {
   for (SpectralBackend backend : kBackends) {
     BackendScope scope(backend);
