@@ -586,8 +586,11 @@ Tensor mix_values(MixKind kind, const Tensor& a, const Tensor& b) {
 
   dispatch(a.dtype(), [&]<typename T>() {
     using Matrix = RowMatrix<Complex<T>>;
-    std::vector<Complex<T>> am(static_cast<std::size_t>(a0 * a1 * k)), bm(static_cast<std::size_t>(b0 * b1 * k)),
-        om(static_cast<std::size_t>(rows * cols * k));
+    // Eigen's aligned allocator, not std::vector: a product with one row runs as a GEMV
+    // whose split into aligned and unaligned parts follows the buffer address, so
+    // buffers of varying alignment would change the rounding from call to call.
+    using Buffer = Eigen::Matrix<Complex<T>, Eigen::Dynamic, 1>;
+    Buffer am(a0 * a1 * k), bm(b0 * b1 * k), om(rows * cols * k);
     transpose_modes<T>(reinterpret_cast<const Complex<T>*>(a.data<T>()), am.data(), a0, a1, k, false);
     transpose_modes<T>(reinterpret_cast<const Complex<T>*>(b.data<T>()), bm.data(), b0, b1, k, false);
 #pragma omp parallel for schedule(static) if (k > 1 && rows * inner * cols * k > detail::kParallelThreshold)
