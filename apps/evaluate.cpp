@@ -8,6 +8,8 @@
 
 #include "apps/commands.hpp"
 #include "apps/common.hpp"
+#include "apps/darcy_training.hpp"
+#include "apps/deeponet_commands.hpp"
 #include "apps/grid_models.hpp"
 #include "lib/core/error.hpp"
 #include "lib/core/log.hpp"
@@ -21,6 +23,8 @@ struct EvaluateOptions {
   std::string checkpoint, data, test_file, resolutions, out, markdown;
   std::int64_t ntest = 100, batch_size = 20;
   int threads = 0;
+  std::string predictions;
+  std::int64_t prediction_samples = 4;
 };
 
 // Writes `text` to `path` through a temporary file and a rename.
@@ -49,6 +53,7 @@ int run_evaluate(const EvaluateOptions& o) {
 
   const std::string file = o.data.empty() ? o.test_file : o.data;
   const data::GridDataset dataset = data::read_grid_dataset(file);
+  check_grid_data(dataset, file);
   NEUROP_CHECK(o.ntest >= 1 && o.ntest <= dataset.size(), ValueError,
                "--ntest {} is out of range: {} holds {} samples", o.ntest, file, dataset.size());
   const std::int64_t first = o.data.empty() ? 0 : dataset.size() - o.ntest;
@@ -68,6 +73,8 @@ int run_evaluate(const EvaluateOptions& o) {
     std::fflush(stdout);
     results.push_back({{"resolution", resolution}, {"samples", o.ntest}, {"relative_l2", error}, {"seconds", seconds}});
     table += fmt::format("| {} | {} | {:.6f} | {:.2f} |\n", resolution, o.ntest, error, seconds);
+    if (!o.predictions.empty() && resolution == resolutions.front())
+      write_predictions(o.predictions, *model, test, std::min(o.prediction_samples, o.ntest));
   }
   if (!o.out.empty()) {
     const nlohmann::json report = {
@@ -92,7 +99,14 @@ void add_evaluate_command(CLI::App& app) {
   sub->add_option("--out", o->out, "write the results as JSON to this file");
   sub->add_option("--markdown", o->markdown, "write the results as a Markdown table to this file");
   sub->add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
-  sub->callback([o] { command_exit_code() = run_evaluate(*o); });
+  sub->add_option("--save-predictions", o->predictions,
+                  "write inputs, targets and predictions of the first test samples at the first resolution to this "
+                  "HDF5 file");
+  sub->add_option("--prediction-samples", o->prediction_samples, "test samples in the --save-predictions file")
+      ->capture_default_str();
+  sub->callback([o, sub] {
+    command_exit_code() = is_deeponet_evaluation(*sub) ? run_deeponet_evaluate(*sub) : run_evaluate(*o);
+  });
 }
 
 }  // namespace neurop::app

@@ -5,6 +5,8 @@
 
 #include "apps/commands.hpp"
 #include "apps/common.hpp"
+#include "apps/darcy_generate.hpp"
+#include "apps/deeponet_commands.hpp"
 #include "datasets/burgers.hpp"
 #include "lib/core/log.hpp"
 
@@ -82,6 +84,8 @@ void add_generate_commands(CLI::App& app) {
   CLI::App* generate = app.add_subcommand("generate", "generate a data set file (HDF5)");
   generate->require_subcommand(1);
   add_burgers(*generate);
+  add_darcy_generate_command(*generate);
+  add_deeponet_generate_commands(*generate);
 }
 
 }  // namespace neurop::app

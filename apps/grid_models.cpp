@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/darcy_models.hpp"
 #include "lib/autodiff/graph.hpp"
 #include "lib/core/error.hpp"
 #include "lib/nn/loss.hpp"
@@ -37,7 +38,10 @@ std::unique_ptr<GridModel> build_grid_model(const std::string& json) {
     throw ValueError(fmt::format("invalid model description: {}", error.what()));
   }
   if (kind == "fno") return std::make_unique<FnoModel>(fno::FnoConfig::from_json(json));
-  throw ValueError(fmt::format("unknown model kind '{}' in the model description; this build knows: fno", kind));
+  if (kind == "mgno") return make_mgno_grid_model(json);
+  if (kind == "normalized") return make_normalized_grid_model(json);
+  throw ValueError(
+      fmt::format("unknown model kind '{}' in the model description; this build knows: fno, mgno, normalized", kind));
 }
 
 double mean_relative_l2(const GridModel& model, const Tensor& inputs, const Tensor& outputs,

@@ -6,6 +6,8 @@
 
 #include "apps/commands.hpp"
 #include "apps/common.hpp"
+#include "apps/darcy_training.hpp"
+#include "apps/deeponet_commands.hpp"
 #include "apps/grid_models.hpp"
 #include "lib/core/error.hpp"
 #include "lib/core/log.hpp"
@@ -42,6 +44,8 @@ struct TrainOptions {
   std::string checkpoint = "runs/model.h5", resume;
   std::int64_t checkpoint_every = 10, evaluate_every = 10, log_every = 1;
   int threads = 0;
+  // normalisation, MgNO and one-cycle options
+  GridTrainingOptions grid;
 };
 
 std::vector<std::int64_t> modes_for(const std::string& text, int spatial_dims) {
@@ -71,13 +75,15 @@ std::unique_ptr<optim::Schedule> make_schedule(const TrainOptions& o, std::int64
   if (o.schedule == "step") return std::make_unique<optim::StepSchedule>(o.learning_rate, o.step_size, o.gamma);
   if (o.schedule == "cosine") return std::make_unique<optim::CosineSchedule>(o.learning_rate, o.epochs);
   if (o.schedule == "onecycle")
-    return std::make_unique<optim::OneCycleSchedule>(o.learning_rate, o.epochs * steps_per_epoch);
+    return std::make_unique<optim::OneCycleSchedule>(o.learning_rate, o.epochs * steps_per_epoch, o.grid.pct_start,
+                                                     o.grid.div_factor, o.grid.final_div_factor);
   return std::make_unique<optim::ConstantSchedule>(o.learning_rate);
 }
 
 struct Split {
   TensorPair train, test;
   std::string description;
+  bool periodic = false;
 };
 
 Split load_split(const TrainOptions& o, DType dtype) {
@@ -87,6 +93,8 @@ Split load_split(const TrainOptions& o, DType dtype) {
                  "give either --data (one file, split into the first --ntrain and last --ntest samples) or --train "
                  "and --test, not both");
     const data::GridDataset dataset = data::read_grid_dataset(o.data);
+    check_grid_data(dataset, o.data);
+    split.periodic = dataset.periodic;
     NEUROP_CHECK(o.ntrain + o.ntest <= dataset.size(), ValueError,
                  "{} holds {} samples, fewer than --ntrain {} + --ntest {}; lower them or generate more samples",
                  o.data, dataset.size(), o.ntrain, o.ntest);
@@ -99,6 +107,9 @@ Split load_split(const TrainOptions& o, DType dtype) {
                "no data given: pass --data FILE, or --train FILE and --test FILE (make one with `neurop generate`)");
   const data::GridDataset train = data::read_grid_dataset(o.train_file);
   const data::GridDataset test = data::read_grid_dataset(o.test_file);
+  check_grid_data(train, o.train_file);
+  check_grid_data(test, o.test_file);
+  split.periodic = train.periodic;
   NEUROP_CHECK(o.ntrain <= train.size() && o.ntest <= test.size(), ValueError,
                "--ntrain {} / --ntest {} exceed the {} / {} samples in {} / {}", o.ntrain, o.ntest, train.size(),
                test.size(), o.train_file, o.test_file);
@@ -109,20 +120,32 @@ Split load_split(const TrainOptions& o, DType dtype) {
 }
 
 std::unique_ptr<GridModel> make_model(const TrainOptions& o, const Split& split, DType dtype) {
-  NEUROP_CHECK(o.model == "fno", ValueError, "--model {} is not available for grid data; this build trains: fno",
-               o.model);
+  NEUROP_CHECK(o.model == "fno" || o.model == "mgno", ValueError,
+               "--model {} is not available for grid data; this build trains: fno, mgno", o.model);
+  const ModelSize size = model_size_for(o.model, split.train.inputs.ndim() - 2, o.grid,
+                                        {.width = o.width, .layers = o.layers, .modes = o.modes});
+  if (o.model == "mgno") {
+    const GridModelShape shape{.in_channels = split.train.inputs.size(1),
+                               .out_channels = split.train.outputs.size(1),
+                               .width = size.width,
+                               .layers = size.layers,
+                               .activation = o.activation,
+                               .dtype = dtype,
+                               .seed = o.seed};
+    return add_normalizers(make_mgno_for_data(o.grid, shape, split.train), o.grid, split.train, split.periodic);
+  }
   fno::FnoConfig config;
   config.in_channels = split.train.inputs.size(1);
   config.out_channels = split.train.outputs.size(1);
-  config.modes = modes_for(o.modes, static_cast<int>(split.train.inputs.ndim()) - 2);
-  config.width = o.width;
-  config.layers = o.layers;
+  config.modes = modes_for(size.modes, static_cast<int>(split.train.inputs.ndim()) - 2);
+  config.width = size.width;
+  config.layers = size.layers;
   config.projection_width = o.projection_width;
   config.activation = nn::parse_activation(o.activation);
   config.padding_fraction = o.padding;
   config.dtype = dtype;
   config.seed = o.seed;
-  return build_grid_model(config.to_json());
+  return add_normalizers(build_grid_model(config.to_json()), o.grid, split.train, split.periodic);
 }
 
 int run_train(const TrainOptions& o) {
@@ -131,6 +154,7 @@ int run_train(const TrainOptions& o) {
                "--epochs, --batch-size, --ntrain and --ntest must be >= 1");
   const DType dtype = o.dtype == "float64" ? DType::f64 : DType::f32;
   const Split split = load_split(o, dtype);
+  check_split_shapes(split.train, split.test);
   logger().info("data: {}, {} training samples of shape {}", split.description, split.train.inputs.size(0),
                 shape_string(Shape(split.train.inputs.shape().begin() + 1, split.train.inputs.shape().end())));
 
@@ -156,7 +180,7 @@ int run_train(const TrainOptions& o) {
                ShapeError, "the model output shape does not match the data outputs {}",
                shape_string(split.train.outputs.shape()));
 
-  const nn::Loss loss{o.loss == "mse" ? nn::LossKind::mse : nn::LossKind::relative_l2, nn::Reduction::sum};
+  const GridLoss loss = make_grid_loss(o.loss, split.train);
   const std::filesystem::path checkpoint = o.checkpoint;
   if (checkpoint.has_parent_path()) std::filesystem::create_directories(checkpoint.parent_path());
   auto write_checkpoint = [&](std::int64_t epoch) {
@@ -169,13 +193,13 @@ int run_train(const TrainOptions& o) {
   };
 
   logger().info("training {} epochs (from epoch {}), batch {}, {} lr {} with {} schedule, loss {}", o.epochs,
-                start_epoch, o.batch_size, optimizer->name(), o.learning_rate, schedule->describe(), loss.name());
+                start_epoch, o.batch_size, optimizer->name(), o.learning_rate, schedule->describe(), loss.name);
   double last_test = std::numeric_limits<double>::quiet_NaN();
   const train::TrainResult result = train::fit(
       model->module(), *optimizer, *schedule, o.ntrain,
       [&](const std::vector<std::int64_t>& indices) {
-        return loss(model->forward(index_select(split.train.inputs, 0, indices)),
-                    index_select(split.train.outputs, 0, indices));
+        return loss.sum_over_batch(model->forward(index_select(split.train.inputs, 0, indices)),
+                                   index_select(split.train.outputs, 0, indices));
       },
       {.epochs = o.epochs,
        .batch_size = o.batch_size,
@@ -194,7 +218,7 @@ int run_train(const TrainOptions& o) {
                  std::isnan(r.test_metric) ? std::string("-") : fmt::format("{:.5f}", r.test_metric);
              fmt::print("epoch {:>4}/{}  train {} {:.5f}  test rel-L2 {}  lr {:.2e}  {:.2f} s/epoch  elapsed {}  "
                         "ETA {}\n",
-                        r.epoch, r.epochs, loss.name(), r.train_loss, test, r.learning_rate, r.seconds,
+                        r.epoch, r.epochs, loss.name, r.train_loss, test, r.learning_rate, r.seconds,
                         format_duration(r.elapsed),
                         format_duration(per_epoch * static_cast<double>(r.epochs - r.epoch)));
              std::fflush(stdout);
@@ -207,7 +231,7 @@ int run_train(const TrainOptions& o) {
     logger().error("checkpoint {} holds the parameters after epoch {}", checkpoint.string(), result.last_good_epoch);
     return kExitDiverged;
   }
-  logger().info("finished: train {} {:.6f}, test relative L2 {:.6f} at resolution {}; checkpoint {}", loss.name(),
+  logger().info("finished: train {} {:.6f}, test relative L2 {:.6f} at resolution {}; checkpoint {}", loss.name,
                 result.final_train_loss, last_test, split.train.inputs.size(-1), checkpoint.string());
   return kExitOk;
 }
@@ -224,11 +248,14 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--ntest", o->ntest, "test samples")->capture_default_str();
   sub->add_option("--resolution", o->resolution, "points per spatial axis to train at (0 = as stored)")
       ->capture_default_str();
-  sub->add_option("--model", o->model, "model kind")->check(CLI::IsMember({"fno"}))->capture_default_str();
-  sub->add_option("--width", o->width, "channels in the hidden layers")->capture_default_str();
-  sub->add_option("--modes", o->modes, "Fourier modes per axis (one count, or one per axis: 12,12)")
+  sub->add_option("--model", o->model, "model kind")->check(CLI::IsMember({"fno", "mgno", "deeponet"}))->capture_default_str();
+  sub->add_option("--width", o->width, "channels in the hidden layers (default on 2D grids: 32 for fno, 24 for mgno)")
       ->capture_default_str();
-  sub->add_option("--layers", o->layers, "Fourier layers")->capture_default_str();
+  sub->add_option("--modes", o->modes,
+                  "Fourier modes per axis (one count, or one per axis: 12,12; default on 2D grids: 12)")
+      ->capture_default_str();
+  sub->add_option("--layers", o->layers, "Fourier or multigrid layers (default for mgno on 2D grids: 5)")
+      ->capture_default_str();
   sub->add_option("--projection-width", o->projection_width, "hidden channels of the projection")
       ->capture_default_str();
   sub->add_option("--activation", o->activation, "activation: gelu, relu, tanh, selu, sigmoid")
@@ -251,8 +278,8 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--step-size", o->step_size, "epochs between decays of the step schedule")->capture_default_str();
   sub->add_option("--gamma", o->gamma, "decay factor of the step schedule")->capture_default_str();
-  sub->add_option("--loss", o->loss, "training loss: relative-l2 or mse")
-      ->check(CLI::IsMember({"relative-l2", "mse"}))
+  sub->add_option("--loss", o->loss, "training loss: relative-l2, mse or h1 (relative H1, 2D grids)")
+      ->check(CLI::IsMember({"relative-l2", "mse", "h1"}))
       ->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of the weights and the shuffling")->capture_default_str();
   sub->add_option("--checkpoint", o->checkpoint, "checkpoint file to write (atomically)")->capture_default_str();
@@ -262,7 +289,12 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--log-every", o->log_every, "epochs between progress lines")->capture_default_str();
   sub->add_option("--resume", o->resume, "continue from this checkpoint (model, optimizer state and epoch)");
   sub->add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
-  sub->callback([o] { command_exit_code() = run_train(*o); });
+  add_grid_training_options(*sub, o->grid);
+  add_deeponet_train_options(*sub);
+  sub->callback([o, sub] {
+    record_given_options(*sub, o->grid);
+    command_exit_code() = is_deeponet_training(*sub) ? run_deeponet_train(*sub) : run_train(*o);
+  });
 }
 
 }  // namespace neurop::app
