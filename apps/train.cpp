@@ -40,6 +40,7 @@ struct TrainOptions {
   std::uint64_t seed = 0;
   // output
   std::string checkpoint = "runs/model.h5", resume;
+  std::vector<std::string> architecture_options_given;  // filled from the command line before the run
   std::int64_t checkpoint_every = 10, evaluate_every = 10, log_every = 1;
   int threads = 0;
 };
@@ -137,9 +138,18 @@ int run_train(const TrainOptions& o) {
   std::int64_t start_epoch = 0;
   std::unique_ptr<GridModel> model;
   if (!o.resume.empty()) {
+    for (const std::string& option : o.architecture_options_given)
+      NEUROP_CHECK(false, ValueError,
+                   "{} cannot be combined with --resume: the architecture comes from checkpoint '{}'; drop {} to "
+                   "resume, or train a new model without --resume",
+                   option, o.resume, option);
     const CheckpointInfo info = read_checkpoint_info(o.resume);
     model = build_grid_model(info.model);
     start_epoch = info.epoch;
+    NEUROP_CHECK(start_epoch < o.epochs, ValueError,
+                 "checkpoint '{}' is already at epoch {} and --epochs is {}; --epochs counts every epoch including "
+                 "those before the resume, so pass --epochs greater than {}",
+                 o.resume, start_epoch, o.epochs, start_epoch);
   } else {
     model = make_model(o, split, dtype);
   }
@@ -158,7 +168,7 @@ int run_train(const TrainOptions& o) {
 
   const nn::Loss loss{o.loss == "mse" ? nn::LossKind::mse : nn::LossKind::relative_l2, nn::Reduction::sum};
   const std::filesystem::path checkpoint = o.checkpoint;
-  if (checkpoint.has_parent_path()) std::filesystem::create_directories(checkpoint.parent_path());
+  create_parent_folder(checkpoint, "--checkpoint");
   auto write_checkpoint = [&](std::int64_t epoch) {
     CheckpointInfo info;
     info.epoch = epoch;
@@ -262,7 +272,12 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--log-every", o->log_every, "epochs between progress lines")->capture_default_str();
   sub->add_option("--resume", o->resume, "continue from this checkpoint (model, optimizer state and epoch)");
   sub->add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
-  sub->callback([o] { command_exit_code() = run_train(*o); });
+  sub->callback([o, sub] {
+    for (const char* option : {"--model", "--width", "--modes", "--layers", "--projection-width", "--activation",
+                               "--padding", "--dtype"})
+      if (sub->count(option) > 0) o->architecture_options_given.emplace_back(option);
+    command_exit_code() = run_train(*o);
+  });
 }
 
 }  // namespace neurop::app
