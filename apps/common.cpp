@@ -84,4 +84,12 @@ std::vector<std::int64_t> parse_int_list(const std::string& text, const char* op
   return values;
 }
 
+void create_parent_folder(const std::filesystem::path& path, const char* option) {
+  if (!path.has_parent_path()) return;
+  std::error_code error;
+  std::filesystem::create_directories(path.parent_path(), error);
+  NEUROP_CHECK(!error, FileError, "{} '{}': cannot create the folder '{}' ({}); choose a path in a writable folder",
+               option, path.string(), path.parent_path().string(), error.message());
+}
+
 }  // namespace neurop::app

@@ -43,6 +43,9 @@ std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, boo
 // "1:02:03" or "2:03" for a number of seconds.
 std::string format_duration(double seconds);
 
+// Creates the folder that will contain `path`; throws FileError naming `option` when it cannot.
+void create_parent_folder(const std::filesystem::path& path, const char* option);
+
 // Parses "256,512,1024" into numbers; throws ValueError naming the bad entry.
 std::vector<std::int64_t> parse_int_list(const std::string& text, const char* option);
 

@@ -29,7 +29,7 @@ struct EvaluateOptions {
 
 // Writes `text` to `path` through a temporary file and a rename.
 void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  create_parent_folder(path, "output");
   std::filesystem::path temporary = path;
   temporary += ".tmp";
   {
@@ -44,6 +44,10 @@ void write_text_atomically(const std::filesystem::path& path, const std::string&
 int run_evaluate(const EvaluateOptions& o) {
   apply_threads(o.threads);
   NEUROP_CHECK(!o.checkpoint.empty(), ValueError, "--checkpoint is required: the model file written by `neurop train`");
+  NEUROP_CHECK(o.batch_size >= 1, ValueError, "--batch-size must be >= 1, got {}", o.batch_size);
+  // Output folders are checked before the evaluation, so a bad path fails fast.
+  if (!o.out.empty()) create_parent_folder(o.out, "--out");
+  if (!o.markdown.empty()) create_parent_folder(o.markdown, "--markdown");
   NEUROP_CHECK(o.data.empty() != o.test_file.empty(), ValueError,
                "give exactly one of --data FILE (its last --ntest samples) or --test FILE (its first --ntest samples)");
   const CheckpointInfo info = read_checkpoint_info(o.checkpoint);

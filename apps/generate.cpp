@@ -64,7 +64,7 @@ void add_burgers(CLI::App& generate) {
     apply_threads(options->threads);
     data::validate(options->config);
     const std::filesystem::path out = options->out;
-    if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+    create_parent_folder(out, "--out");
     logger().info("generating {} Burgers samples (nu = {}, fine grid {}, stored at {}) into {}",
                   options->config.samples, options->config.viscosity, options->config.fine_resolution,
                   options->config.resolution, out.string());

@@ -21,7 +21,11 @@ int main(int argc, char** argv) {
   using namespace neurop::app;
   CLI::App app{"neurop: operator learning (FNO, DeepONet, MgNO) from the command line"};
   app.set_version_flag("--version", "neurop 0.1.0");
-  app.set_config("--config", "", "read options from a TOML or INI file (command-line options take precedence)");
+  app.set_config("--config", "",
+                 "read options from a TOML or INI file: one [section] per command, e.g. [train]; "
+                 "command-line options take precedence");
+  // A misspelt or misplaced key in a config file is an error, not a silently ignored line.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   setup_logging(/*verbose=*/false);
   app.add_flag_callback(
       "--verbose,-v", [] { neurop::logger().set_level(spdlog::level::debug); }, "log debug messages");

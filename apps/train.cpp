@@ -42,6 +42,7 @@ struct TrainOptions {
   std::uint64_t seed = 0;
   // output
   std::string checkpoint = "runs/model.h5", resume;
+  std::vector<std::string> architecture_options_given;  // filled from the command line before the run
   std::int64_t checkpoint_every = 10, evaluate_every = 10, log_every = 1;
   int threads = 0;
   // normalisation, MgNO and one-cycle options
@@ -161,9 +162,18 @@ int run_train(const TrainOptions& o) {
   std::int64_t start_epoch = 0;
   std::unique_ptr<GridModel> model;
   if (!o.resume.empty()) {
+    for (const std::string& option : o.architecture_options_given)
+      NEUROP_CHECK(false, ValueError,
+                   "{} cannot be combined with --resume: the architecture comes from checkpoint '{}'; drop {} to "
+                   "resume, or train a new model without --resume",
+                   option, o.resume, option);
     const CheckpointInfo info = read_checkpoint_info(o.resume);
     model = build_grid_model(info.model);
     start_epoch = info.epoch;
+    NEUROP_CHECK(start_epoch < o.epochs, ValueError,
+                 "checkpoint '{}' is already at epoch {} and --epochs is {}; --epochs counts every epoch including "
+                 "those before the resume, so pass --epochs greater than {}",
+                 o.resume, start_epoch, o.epochs, start_epoch);
   } else {
     model = make_model(o, split, dtype);
   }
@@ -182,7 +192,7 @@ int run_train(const TrainOptions& o) {
 
   const GridLoss loss = make_grid_loss(o.loss, split.train);
   const std::filesystem::path checkpoint = o.checkpoint;
-  if (checkpoint.has_parent_path()) std::filesystem::create_directories(checkpoint.parent_path());
+  create_parent_folder(checkpoint, "--checkpoint");
   auto write_checkpoint = [&](std::int64_t epoch) {
     CheckpointInfo info;
     info.epoch = epoch;
@@ -293,6 +303,9 @@ void add_train_command(CLI::App& app) {
   add_deeponet_train_options(*sub);
   sub->callback([o, sub] {
     record_given_options(*sub, o->grid);
+    for (const char* option : {"--model", "--width", "--modes", "--layers", "--projection-width", "--activation",
+                               "--padding", "--dtype"})
+      if (sub->count(option) > 0) o->architecture_options_given.emplace_back(option);
     command_exit_code() = is_deeponet_training(*sub) ? run_deeponet_train(*sub) : run_train(*o);
   });
 }

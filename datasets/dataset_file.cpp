@@ -94,7 +94,7 @@ GridDataset read_grid_dataset(const std::filesystem::path& path) {
   const h5::File file = h5::File::open(path);
   NEUROP_CHECK(file.has_attribute("/", "format") && file.attribute_string("/", "format") == kFormat, FileError,
                "'{}' is not a neurop data set (root attribute format = \"{}\" is missing); write it with `neurop "
-               "generate` or convert it with `neurop convert`",
+               "generate` or with the layout described in docs/architecture.md",
                path.string(), kFormat);
   const std::int64_t version = file.attribute_i64("/", "version");
   NEUROP_CHECK(version == kVersion, FileError, "'{}' has data set format version {}, this build reads version {}",

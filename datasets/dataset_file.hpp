@@ -15,7 +15,7 @@
 // plus one attribute per generator parameter (numbers or strings).
 //
 // Point-cloud data sets (DeepONet sensors and queries) use the same file with
-// spatial_dims = 0 and their own arrays; see datasets/README in docs/user-guide.md.
+// spatial_dims = 0 and their own arrays; see datasets/point_dataset.hpp.
 #pragma once
 
 #include <cstdint>

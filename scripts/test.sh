@@ -29,7 +29,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 log_dir=$(mktemp -d)
 for build in "${builds[@]}"; do
   for suite in "$build"/tests/test_*; do
-    [[ -x "$suite" ]] || continue
+    [[ -f "$suite" && -x "$suite" ]] || continue
     name="$build/$(basename "$suite")"
     log="$log_dir/$(basename "$build")-$(basename "$suite").log"
     start=$(date +%s)

@@ -86,6 +86,12 @@ for resolution in sorted(ours):
         row += f" {value:.5f} |" if value is not None else " - |"
     print(row)
 print()
+at_1024 = ours.get(1024)
+if at_1024 is not None:
+    spread = max(abs(error / at_1024 - 1) for error in ours.values())
+    verdict = "met" if at_1024 <= 0.0025 and spread <= 0.2 else "not met"
+    print(f"Target (at most 0.0025 at s = 1024 and within 20% of that error at every other resolution): "
+          f"{verdict}; largest deviation from the s = 1024 error: {100 * spread:.1f}%.\n")
 print(f"- neurop training time: {int(neurop_seconds) / 60:.1f} min for {epochs} epochs on {threads} threads.")
 if reference:
     print(f"- neuraloperator training time: {int(reference_seconds) / 60:.1f} min "

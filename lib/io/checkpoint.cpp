@@ -93,6 +93,11 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, nn::Module& mo
   if (optimizer) {
     NEUROP_CHECK(file.has_attribute("/", "optimizer_steps"), FileError,
                  "checkpoint '{}' holds no optimizer state, so training cannot resume from it", path.string());
+    const std::string stored_optimizer = file.attribute_string("/", "optimizer");
+    NEUROP_CHECK(stored_optimizer == optimizer->name(), ValueError,
+                 "checkpoint '{}' holds the state of optimizer {}, but the run uses {}; resume with the same "
+                 "optimizer or start a new run",
+                 path.string(), stored_optimizer, optimizer->name());
     optimizer->set_steps(file.attribute_i64("/", "optimizer_steps"));
     auto& state = optimizer->state();
     for (std::size_t i = 0; i < state.size(); ++i) {

@@ -33,7 +33,8 @@ CheckpointInfo read_checkpoint_info(const std::filesystem::path& path);
 
 // Loads parameters into `module` (names and shapes must match; values are converted
 // to the module's dtype) and, when `optimizer` is not null, its state. Throws
-// FileError naming the missing or mismatched parameter.
+// FileError naming the missing or mismatched parameter, and ValueError when the
+// stored state belongs to another optimizer kind (Adam state loaded into SGD).
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, nn::Module& module, optim::Optimizer* optimizer);
 
 }  // namespace neurop

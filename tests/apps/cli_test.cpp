@@ -112,10 +112,10 @@ TEST_CASE("cli rejects an unresolvable burgers setting") {
 
 TEST_CASE("cli train, resume and evaluate") {
   const fs::path checkpoint = scratch() / "model.h5";
-  const std::string common = fmt::format(
-      "train --data {} --ntrain 16 --ntest 8 --width 8 --modes 4 --batch-size 4 --checkpoint {} --checkpoint-every 1",
-      small_burgers().string(), checkpoint.string());
-  Run r = run(common + " --epochs 2");
+  const std::string common =
+      fmt::format("train --data {} --ntrain 16 --ntest 8 --batch-size 4 --checkpoint {} --checkpoint-every 1",
+                  small_burgers().string(), checkpoint.string());
+  Run r = run(common + " --width 8 --modes 4 --epochs 2");
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   CHECK(contains(r.output, "epoch    2/2"));
   r = run(common + fmt::format(" --epochs 3 --resume {}", checkpoint.string()));
@@ -145,4 +145,54 @@ TEST_CASE("cli diverging training keeps the last good checkpoint") {
   CHECK(contains(r.output, "diverged"));
   CHECK(contains(r.output, "Lower the learning rate"));
   CHECK(fs::exists(checkpoint));
+}
+
+TEST_CASE("cli resume rejects conflicting settings") {
+  const fs::path checkpoint = scratch() / "resume-base.h5";
+  const std::string common =
+      fmt::format("train --data {} --ntrain 16 --ntest 8 --batch-size 4", small_burgers().string());
+  Run r = run(common + fmt::format(" --width 8 --modes 4 --epochs 1 --checkpoint {}", checkpoint.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::string resume = fmt::format(" --resume {} --checkpoint {}", checkpoint.string(),
+                                         (scratch() / "resume-out.h5").string());
+
+  r = run(common + resume + " --epochs 2 --width 32");
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--width cannot be combined with --resume"));
+
+  r = run(common + resume + " --epochs 2 --optimizer sgd");
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "holds the state of optimizer Adam, but the run uses SGD"));
+
+  r = run(common + resume + " --epochs 1");
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "already at epoch 1"));
+}
+
+TEST_CASE("cli config keys outside a command section are errors") {
+  const fs::path config = scratch() / "top-level.toml";
+  std::ofstream(config) << "ntrain = 16\n";
+  const Run r = run(fmt::format("--config {} train --data {}", config.string(), small_burgers().string()));
+  CHECK(r.exit_code == 2);
+  CHECK(contains(r.output, "ntrain"));
+}
+
+TEST_CASE("cli output paths and batch sizes are checked first") {
+  const fs::path blocker = scratch() / "a-file";
+  std::ofstream(blocker) << "not a folder\n";
+  Run r = run(fmt::format("generate burgers --samples 2 --fine-resolution 256 --resolution 64 --out {}",
+                          (blocker / "data.h5").string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--out"));
+  CHECK(contains(r.output, "cannot create the folder"));
+
+  const fs::path checkpoint = scratch() / "batch-model.h5";
+  r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 --width 8 --modes 4 --batch-size 4 --epochs 1 "
+                      "--checkpoint {}",
+                      small_burgers().string(), checkpoint.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 8 --batch-size 0", checkpoint.string(),
+                      small_burgers().string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--batch-size must be >= 1"));
 }
