@@ -15,36 +15,17 @@
 
 #include "datasets/dataset_file.hpp"
 #include "lib/io/hdf5.hpp"
+#include "tests/support/cli.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
+using neurop::test_cli::contains;
+using neurop::test_cli::run;
+using neurop::test_cli::Run;
 
-Run run(const std::string& arguments) {
-  const std::string command = fmt::format("{} {} 2>&1", NEUROP_EXECUTABLE, arguments);
-  Run result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  std::size_t read = 0;
-  while ((read = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), read);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-fs::path scratch() {
-  const fs::path folder = fs::temp_directory_path() / fmt::format("neurop-darcy-cli-test-{}", ::getpid());
-  fs::create_directories(folder);
-  return folder;
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+fs::path scratch() { return neurop::test_cli::scratch_folder("neurop-darcy-cli-test"); }
 
 // 12 Darcy samples solved on 33 x 33 points and stored at 17 x 17, shared by the tests.
 const fs::path& small_darcy() {
