@@ -49,10 +49,10 @@ struct ModelSize {
   std::string modes;
 };
 
-// The size of a `model` ("fno" or "mgno") for data with `spatial_dims` axes. Values
-// given on the command line win. Otherwise 2D grids get the Darcy models' sizes:
-// FNO-2D width 32 with 12 modes per axis, MgNO width 24 with 5 layers; other data
-// keep `defaults` (the common defaults of `neurop train`).
+// Returns the size of a `model` ("fno" or "mgno") for data with `spatial_dims` axes.
+// Values given on the command line win. Otherwise 2D grids get the Darcy models' sizes:
+// FNO-2D width 32 with 12 modes per axis, and MgNO width 24 with 5 layers. Other data
+// keep `defaults`, the common defaults of `neurop train`.
 ModelSize model_size_for(const std::string& model, std::int64_t spatial_dims, const GridTrainingOptions& options,
                          const ModelSize& defaults);
 

@@ -1,6 +1,6 @@
 // Times one training step and one inference pass of an unstacked DeepONet in the
-// Cartesian-product form, the same work as bench/pytorch/deeponet_bench.py: float32,
-// synthetic data, branch [m, w, w] (ReLU after the hidden layer), trunk [d, w, w] (ReLU
+// Cartesian-product form. The work is the same as bench/pytorch/deeponet_bench.py:
+// float32, synthetic data, branch [m, w, w] (ReLU after the hidden layer), trunk [d, w, w] (ReLU
 // after every layer, as DeepXDE), Glorot-normal weights, zero biases, output
 // branch trunk^T + b0, mean squared error over all B x P outputs, Adam. Prints a JSON
 // report.

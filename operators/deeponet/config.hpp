@@ -4,8 +4,8 @@
 // Width lists follow DeepXDE: branch [m, h_1, ..., p] and trunk [d, h_1, ..., p].
 //   unstacked  one dense branch net [m, ..., p] and one dense trunk net;
 //   stacked    p dense branch nets [m, h_1, ..., 1] (the last branch width is p);
-//   pod        the branch net [m, ..., p] and p POD modes of the training outputs in
-//              place of the trunk (the trunk list is unused).
+//   pod        the branch net [m, ..., p], with p POD modes of the training outputs
+//              in place of the trunk. The trunk list is unused.
 // With Fourier features the trunk net takes 2 K d inputs, but its list still starts
 // with d. With c outputs, split_trunk gives the trunk c p outputs and split_branch the
 // branch (the lists give p).
