@@ -64,6 +64,8 @@ int run_evaluate(const EvaluateOptions& o) {
   const std::int64_t stored = dataset.input_shape[2];
   const std::vector<std::int64_t> resolutions =
       o.resolutions.empty() ? std::vector<std::int64_t>{stored} : parse_int_list(o.resolutions, "--resolutions");
+  // Every resolution is checked before the first is evaluated, so a bad entry prints no partial table.
+  for (std::int64_t resolution : resolutions) resolution_stride(stored, resolution, dataset.periodic);
 
   nlohmann::json results = nlohmann::json::array();
   std::string table = "| resolution | test samples | relative L2 error | seconds |\n|---:|---:|---:|---:|\n";

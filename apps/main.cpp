@@ -1,7 +1,9 @@
 // The `neurop` command-line program.
 #include <exception>
+#include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "apps/commands.hpp"
 #include "apps/common.hpp"
@@ -14,6 +16,42 @@ int& command_exit_code() {
   static int code = kExitOk;
   return code;
 }
+
+namespace {
+
+std::string subcommand_names(const CLI::App& app) {
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
+  return names;
+}
+
+// Follows the command words of argv (`generate burgers`) through the command tree and
+// returns an error message for the first word that is not a command where one is expected,
+// or an empty string. Options and the value of --config are skipped.
+std::string unknown_command_message(CLI::App& app, int argc, char** argv) {
+  CLI::App* current = &app;
+  std::string path = "neurop";
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument == "--config") {
+      ++i;
+      continue;
+    }
+    if (argument.empty() || argument[0] == '-') continue;
+    if (current->get_subcommands({}).empty()) return {};
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : current->get_subcommands({}))
+      if (sub->check_name(argument)) next = sub;
+    if (next == nullptr)
+      return fmt::format("unknown command '{}' after '{}': expected one of {} (see {} --help)", argument, path,
+                         subcommand_names(*current), path);
+    current = next;
+    path += " " + next->get_name();
+  }
+  return {};
+}
+
+}  // namespace
 
 }  // namespace neurop::app
 
@@ -33,6 +71,12 @@ int main(int argc, char** argv) {
   add_generate_commands(app);
   add_train_command(app);
   add_evaluate_command(app);
+
+  // CLI11 reports a misspelt command only as a missing one; name it and the known commands.
+  if (const std::string message = unknown_command_message(app, argc, argv); !message.empty()) {
+    neurop::logger().error("{}", message);
+    return kExitUsage;
+  }
 
   try {
     app.parse(argc, argv);

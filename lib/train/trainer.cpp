@@ -100,7 +100,6 @@ TrainResult fit(nn::Module& model, optim::Optimizer& optimizer, const optim::Sch
             "training diverged: the loss became {} in epoch {}, batch {} of {}; parameters were restored to the end "
             "of epoch {}. Lower the learning rate (now {:.3g}) or check the data for outliers",
             value, epoch + 1, b + 1, batches, result.last_good_epoch, optimizer.learning_rate());
-        logger().error(result.message);
         return result;
       }
       loss.backward();

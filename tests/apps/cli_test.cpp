@@ -43,7 +43,14 @@ TEST_CASE("cli unknown option is a usage error") {
   const Run r = run("train --no-such-option 3");
   CHECK(r.exit_code == 2);
   CHECK(contains(r.output, "no-such-option"));
-  CHECK(run("frobnicate").exit_code == 2);
+  const Run unknown = run("frobnicate --epochs 3");
+  CHECK(unknown.exit_code == 2);
+  CHECK(contains(unknown.output, "unknown command 'frobnicate'"));
+  CHECK(contains(unknown.output, "generate, train, evaluate"));
+  const Run nested = run("generate burger --samples 2");
+  CHECK(nested.exit_code == 2);
+  CHECK(contains(nested.output, "unknown command 'burger' after 'neurop generate'"));
+  CHECK(contains(nested.output, "burgers"));
 }
 
 TEST_CASE("cli missing and corrupt data files") {
@@ -114,6 +121,12 @@ TEST_CASE("cli train, resume and evaluate") {
   r = run(fmt::format("evaluate --checkpoint {} --data {} --resolutions 30", checkpoint.string(),
                       small_burgers().string()));
   CHECK(r.exit_code == 1);
+  // A bad entry after good ones fails before any row of the table is printed.
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 8 --resolutions 16,32,30", checkpoint.string(),
+                      small_burgers().string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "30"));
+  CHECK_FALSE(contains(r.output, "relative L2"));
 }
 
 TEST_CASE("cli diverging training keeps the last good checkpoint") {
@@ -125,6 +138,9 @@ TEST_CASE("cli diverging training keeps the last good checkpoint") {
   CHECK(r.exit_code == 3);
   CHECK(contains(r.output, "diverged"));
   CHECK(contains(r.output, "Lower the learning rate"));
+  // The message is printed once, by the program, not also by the library.
+  const std::size_t first = r.output.find("training diverged");
+  CHECK(r.output.find("training diverged", first + 1) == std::string::npos);
   CHECK(fs::exists(checkpoint));
 }
 
