@@ -21,6 +21,7 @@
 # Usage: bench/reproduce/deeponet.sh [--build DIR] [--threads N] [--steps N] [--extended-steps N]
 #                                    [--piece N] [--pause-file FILE] [--with-burgers]
 #                                    [--fno-epochs N] [--with-deepxde] [--quick] [--work DIR]
+#                                    [--parts LIST]
 #   --build DIR          build folder with apps/neurop (default: build, set up by scripts/setup.sh)
 #   --threads N          threads per training run (default 1). On a shared 2-core machine,
 #                        runs with 2 threads were slower. The results do not depend on it.
@@ -36,6 +37,10 @@
 #   --fno-epochs N       epochs of the FNO trained on the Burgers data (default 100)
 #   --with-deepxde       also train DeepXDE (bench/.venv) in the two DeepXDE settings
 #   --quick              a smoke run with 1/20 of the steps; its numbers are not the results
+#   --parts LIST         comma-separated subset of aligned, extended, sizes, physics, pendulum,
+#                        reaction, unaligned, or none (default: all). Two runs with disjoint parts and the
+#                        same --work folder can share a machine; the last to finish writes the
+#                        complete report
 #   --work DIR           folder for data, checkpoints, logs and JSON (default
 #                        runs/reproduce/deeponet, or runs/reproduce/deeponet-quick with --quick)
 # Writes the --work folder and, unless --quick,
@@ -56,6 +61,7 @@ with_deepxde=0
 quick=0
 fno_epochs=100
 work=
+parts=aligned,extended,sizes,physics,pendulum,reaction,unaligned
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
@@ -69,6 +75,7 @@ while [[ $# -gt 0 ]]; do
     --with-deepxde) with_deepxde=1; shift ;;
     --quick) quick=1; shift ;;
     --work) work="$2"; shift 2 ;;
+    --parts) parts="$2"; shift 2 ;;
     *) echo "deeponet.sh: unknown option '$1'; see the usage at the top of $0" >&2
        exit 2 ;;
   esac
@@ -88,10 +95,21 @@ if [[ $quick -eq 1 ]]; then
   steps=$((steps / 20))
   extended_steps=$((extended_steps / 20))
 fi
+for part in ${parts//,/ }; do
+  case "$part" in
+    aligned | extended | sizes | physics | pendulum | reaction | unaligned | none) ;;
+    *) echo "deeponet.sh: unknown part '$part' in --parts; expected aligned, extended, sizes, physics," \
+            "pendulum, reaction, unaligned or none" >&2
+       exit 2 ;;
+  esac
+done
 mkdir -p "$work"
 # The report needs matplotlib (bench/.venv has it); PYTHON overrides the interpreter.
 python=${PYTHON:-python3}
 if [[ -z "${PYTHON:-}" && -x bench/.venv/bin/python ]]; then python=bench/.venv/bin/python; fi
+
+# Succeeds when part $1 was selected with --parts.
+selected() { [[ ",$parts," == *",$1,"* ]]; }
 
 # Waits while the --pause-file exists.
 wait_for_quiet() {
@@ -169,43 +187,51 @@ generate "$work/anti_test.h5" antiderivative --samples 1000 --sensors 100 --quer
 
 test_file="$work/anti_test.h5"
 ntest=1000
-train aligned --train "$work/anti_train.h5" --test "$test_file" --ntrain 150 --ntest "$ntest" --epochs "$steps" $model
-train extended --train "$work/anti_train.h5" --test "$test_file" --ntrain 2000 --ntest "$ntest" \
+selected aligned && train aligned --train "$work/anti_train.h5" --test "$test_file" --ntrain 150 --ntest "$ntest" --epochs "$steps" $model
+selected extended && train extended --train "$work/anti_train.h5" --test "$test_file" --ntrain 2000 --ntest "$ntest" \
   --epochs "$extended_steps" --schedule cosine --evaluate-every 2000 $model
 for size in 10 20 50 100 300 1000 2000; do
+  selected sizes || break
   train "size_$size" --train "$work/anti_train.h5" --test "$test_file" --ntrain "$size" --ntest "$ntest" \
     --epochs "$steps" $model
 done
 
 # ---- physics-informed antiderivative: the loss reads the branch inputs only ----
-train physics --train "$work/anti_train.h5" --test "$test_file" --ntrain 1000 --ntest "$ntest" \
+selected physics && train physics --train "$work/anti_train.h5" --test "$test_file" --ntrain 1000 --ntest "$ntest" \
   --epochs "$((2 * steps))" --physics antiderivative --branch 40,40 --trunk 40,40 --activation tanh --lr 1e-3 \
   --schedule cosine --evaluate-every 2000
 
 # ---- pendulum (outputs s1, s2 split over the trunk) and diffusion-reaction ----
-generate "$work/pendulum_train.h5" pendulum --samples 1000 --sensors 100 --queries 100 --seed 5
-generate "$work/pendulum_test.h5" pendulum --samples 1000 --sensors 100 --queries 100 --seed 6
-test_file="$work/pendulum_test.h5"
-ntest=1000
-train pendulum --train "$work/pendulum_train.h5" --test "$test_file" --ntrain 1000 --ntest "$ntest" \
-  --epochs "$steps" $model
+if selected pendulum; then
+  generate "$work/pendulum_train.h5" pendulum --samples 1000 --sensors 100 --queries 100 --seed 5
+  generate "$work/pendulum_test.h5" pendulum --samples 1000 --sensors 100 --queries 100 --seed 6
+  test_file="$work/pendulum_test.h5"
+  ntest=1000
+  train pendulum --train "$work/pendulum_train.h5" --test "$test_file" --ntrain 1000 --ntest "$ntest" \
+    --epochs "$steps" $model
+fi
 
-generate "$work/reaction_train.h5" diffusion-reaction --samples 1000 --sensors 100 --query-x 21 --query-t 21 --seed 7
-generate "$work/reaction_test.h5" diffusion-reaction --samples 200 --sensors 100 --query-x 21 --query-t 21 --seed 8
-test_file="$work/reaction_test.h5"
-ntest=200
-train reaction --train "$work/reaction_train.h5" --test "$test_file" --ntrain 1000 --ntest "$ntest" \
-  --epochs "$steps" --branch 100,100 --trunk 100,100 --activation relu --lr 1e-3
+if selected reaction; then
+  generate "$work/reaction_train.h5" diffusion-reaction --samples 1000 --sensors 100 --query-x 21 --query-t 21 \
+    --seed 7
+  generate "$work/reaction_test.h5" diffusion-reaction --samples 200 --sensors 100 --query-x 21 --query-t 21 --seed 8
+  test_file="$work/reaction_test.h5"
+  ntest=200
+  train reaction --train "$work/reaction_train.h5" --test "$test_file" --ntrain 1000 --ntest "$ntest" \
+    --epochs "$steps" --branch 100,100 --trunk 100,100 --activation relu --lr 1e-3
+fi
 
 # ---- antiderivative with one random query point per function (DeepXDE's unaligned setting) ----
-generate "$work/anti_unaligned_train.h5" antiderivative --samples 10000 --sensors 100 --layout aligned --queries 1 \
-  --length-scale 0.2 --seed 3
-generate "$work/anti_unaligned_test.h5" antiderivative --samples 100000 --sensors 100 --layout aligned --queries 1 \
-  --length-scale 0.2 --seed 4
-test_file="$work/anti_unaligned_test.h5"
-ntest=100000
-train unaligned --train "$work/anti_unaligned_train.h5" --test "$test_file" --ntrain 10000 --ntest "$ntest" \
-  --epochs "$steps" --evaluate-every 2000 $model
+if selected unaligned; then
+  generate "$work/anti_unaligned_train.h5" antiderivative --samples 10000 --sensors 100 --layout aligned --queries 1 \
+    --length-scale 0.2 --seed 3
+  generate "$work/anti_unaligned_test.h5" antiderivative --samples 100000 --sensors 100 --layout aligned \
+    --queries 1 --length-scale 0.2 --seed 4
+  test_file="$work/anti_unaligned_test.h5"
+  ntest=100000
+  train unaligned --train "$work/anti_unaligned_train.h5" --test "$test_file" --ntrain 10000 --ntest "$ntest" \
+    --epochs "$steps" --evaluate-every 2000 $model
+fi
 
 # ---- Burgers: DeepONet with a periodic trunk beside the FNO on the same test set ----
 # Both train on the first 1000 samples of one file and are tested on its last 100.
