@@ -8,15 +8,11 @@
 //   deeponet_bench [--threads 2] [--sensors 100] [--dim 1] [--width 40] [--functions 1000]
 //                  [--points 100] [--train-warmup 20] [--train-repeats 300]
 //                  [--inference-warmup 20] [--inference-repeats 300] [--out FILE]
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <numeric>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,86 +27,10 @@
 #include "lib/tensor/ops.hpp"
 #include "operators/deeponet/deeponet.hpp"
 #include "operators/deeponet/dense.hpp"
+#include "bench/timing.hpp"
 
 using namespace neurop;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-double seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-nlohmann::json summarize(std::vector<double> times, std::int64_t samples) {
-  std::sort(times.begin(), times.end());
-  const double median = times.size() % 2 ? times[times.size() / 2]
-                                         : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
-  const double mean = std::accumulate(times.begin(), times.end(), 0.0) / static_cast<double>(times.size());
-  return {{"runs", times.size()},
-          {"median_s", median},
-          {"min_s", times.front()},
-          {"mean_s", mean},
-          {"max_s", times.back()},
-          {"samples_per_run", samples},
-          {"samples_per_s_median", static_cast<double>(samples) / median},
-          {"samples_per_s_best", static_cast<double>(samples) / times.front()}};
-}
-
-Tensor random_tensor(const Shape& shape, Rng& rng, bool uniform) {
-  std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& v : values) v = uniform ? rng.uniform() : rng.normal();
-  return Tensor::from_vector(values, shape, DType::f32);
-}
-
-// Busy and total clock ticks of all CPUs (first line of /proc/stat); {0, 0} if unreadable.
-std::pair<double, double> cpu_ticks() {
-  std::ifstream stat("/proc/stat");
-  std::string cpu;
-  stat >> cpu;
-  std::vector<double> fields;
-  double value = 0;
-  while (fields.size() < 10 && stat >> value) fields.push_back(value);
-  if (fields.size() < 5) return {0.0, 0.0};
-  const double total = std::accumulate(fields.begin(), fields.end(), 0.0);
-  return {total - fields[3] - fields[4], total};
-}
-
-double own_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
-}
-
-// CPU time that other processes took while the benchmark ran, as in bench_common.py's
-// HostLoadMonitor: a share above a few percent means the timings were disturbed.
-class HostLoadMonitor {
-public:
-  HostLoadMonitor() : start_ticks_(cpu_ticks()), start_self_(own_cpu_seconds()), start_(Clock::now()) {
-    getloadavg(start_load_, 3);
-  }
-  nlohmann::json finish() const {
-    const auto [busy, total] = cpu_ticks();
-    const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
-    const double busy_seconds = (busy - start_ticks_.first) / ticks_per_second;
-    const double total_seconds = (total - start_ticks_.second) / ticks_per_second;
-    const double self = own_cpu_seconds() - start_self_;
-    double end_load[3] = {0, 0, 0};
-    getloadavg(end_load, 3);
-    return {{"wall_s", seconds(start_)},
-            {"loadavg_1min_start", start_load_[0]},
-            {"loadavg_1min_end", end_load[0]},
-            {"this_process_cpu_s", self},
-            {"other_processes_share_of_all_cpus",
-             total_seconds > 0 ? std::max(0.0, busy_seconds - self) / total_seconds : 0.0}};
-  }
-
-private:
-  std::pair<double, double> start_ticks_;
-  double start_self_;
-  Clock::time_point start_;
-  double start_load_[3] = {0, 0, 0};
-};
-
-}  // namespace
+using namespace neurop::bench;
 
 int main(int argc, char** argv) {
   CLI::App app{"Time a training step and an inference pass of a Cartesian-product DeepONet"};
@@ -167,7 +87,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < train_repeats; ++r) {
     const auto start = Clock::now();
     train_step();
-    step_times.push_back(seconds(start));
+    step_times.push_back(seconds_since(start));
   }
   if (!std::isfinite(last_loss)) {
     std::fprintf(stderr, "training loss became %g; the timing would not be representative\n", last_loss);
@@ -181,7 +101,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < inference_repeats; ++r) {
       const auto start = Clock::now();
       const Tensor prediction = model.forward_product(u, y);
-      inference_times.push_back(seconds(start));
+      inference_times.push_back(seconds_since(start));
     }
   }
 

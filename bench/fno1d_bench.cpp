@@ -21,32 +21,10 @@
 #include "lib/tensor/ops.hpp"
 #include "lib/tensor/spectral.hpp"
 #include "operators/fno/fno.hpp"
+#include "bench/timing.hpp"
 
 using namespace neurop;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-double seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-nlohmann::json summarize(std::vector<double> times, std::int64_t samples) {
-  std::sort(times.begin(), times.end());
-  const double median = times.size() % 2 ? times[times.size() / 2]
-                                         : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
-  return {{"median_s", median},
-          {"min_s", times.front()},
-          {"max_s", times.back()},
-          {"repeats", times.size()},
-          {"samples_per_s_median", static_cast<double>(samples) / median}};
-}
-
-Tensor random_normal(const Shape& shape, Rng& rng) {
-  std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& v : values) v = rng.normal();
-  return Tensor::from_vector(values, shape, DType::f32);
-}
-
-}  // namespace
+using namespace neurop::bench;
 
 int main(int argc, char** argv) {
   CLI::App app{"Time a training epoch and an inference batch of the 1D Burgers FNO"};
@@ -66,6 +44,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--out", out, "also write the JSON report to this file");
   CLI11_PARSE(app, argc, argv);
+  const HostLoadMonitor monitor;
 
   set_num_threads(threads);
   set_spectral_backend(backend == "dft"   ? SpectralBackend::dft
@@ -81,7 +60,7 @@ int main(int argc, char** argv) {
   Rng rng(0);
   std::vector<std::pair<Tensor, Tensor>> batches;
   for (int s = 0; s < steps; ++s)
-    batches.emplace_back(random_normal({batch, 1, size}, rng), random_normal({batch, 1, size}, rng));
+    batches.emplace_back(random_tensor({batch, 1, size}, rng), random_tensor({batch, 1, size}, rng));
 
   auto run_epoch = [&] {
     for (const auto& [input, target] : batches) {
@@ -96,7 +75,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < epoch_repeats; ++r) {
     const auto start = Clock::now();
     run_epoch();
-    epoch_times.push_back(seconds(start));
+    epoch_times.push_back(seconds_since(start));
   }
 
   std::vector<double> inference_times;
@@ -106,7 +85,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < inference_repeats; ++r) {
       const auto start = Clock::now();
       const Tensor y = model.forward(batches[0].first);
-      inference_times.push_back(seconds(start));
+      inference_times.push_back(seconds_since(start));
     }
   }
 
@@ -120,6 +99,7 @@ int main(int argc, char** argv) {
   report["training_epoch"] = summarize(epoch_times, static_cast<std::int64_t>(steps) * batch);
   report["training_epoch"]["step_median_s"] = report["training_epoch"]["median_s"].get<double>() / steps;
   report["inference_batch"] = summarize(inference_times, batch);
+  report["host_load"] = monitor.finish();
   const std::string text = report.dump(2);
   std::printf("%s\n", text.c_str());
   if (!out.empty()) {

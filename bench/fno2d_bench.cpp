@@ -12,8 +12,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,44 +27,10 @@
 #include "lib/tensor/ops.hpp"
 #include "lib/tensor/spectral.hpp"
 #include "operators/fno/fno.hpp"
+#include "bench/timing.hpp"
 
 using namespace neurop;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-double seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-nlohmann::json summarize(std::vector<double> times, std::int64_t samples) {
-  std::sort(times.begin(), times.end());
-  const std::size_t n = times.size();
-  const double median = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
-  double total = 0.0;
-  for (double t : times) total += t;
-  return {{"median_s", median},
-          {"min_s", times.front()},
-          {"mean_s", total / static_cast<double>(n)},
-          {"max_s", times.back()},
-          {"repeats", n},
-          {"samples_per_s_median", static_cast<double>(samples) / median},
-          {"samples_per_s_best", static_cast<double>(samples) / times.front()}};
-}
-
-Tensor random_normal(const Shape& shape, Rng& rng) {
-  std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& v : values) v = rng.normal();
-  return Tensor::from_vector(values, shape, DType::f32);
-}
-
-// Wall, CPU and load of the process, to show whether other processes took cores.
-nlohmann::json host_load(double wall) {
-  double load = 0.0;
-  std::ifstream("/proc/loadavg") >> load;
-  const double cpu = static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
-  return {{"wall_s", wall}, {"self_cpu_s", cpu}, {"loadavg_1min_end", load}};
-}
-
-}  // namespace
+using namespace neurop::bench;
 
 int main(int argc, char** argv) {
   CLI::App app{"Time a training step and an inference batch of the 2D Darcy FNO"};
@@ -99,7 +63,7 @@ int main(int argc, char** argv) {
   set_spectral_backend(backend == "dft"   ? SpectralBackend::dft
                        : backend == "fft" ? SpectralBackend::fft
                                           : SpectralBackend::automatic);
-  const auto start = Clock::now();
+  const HostLoadMonitor monitor;
   nlohmann::json results = nlohmann::json::array();
   for (int size : sizes) {
     fno::FnoConfig config;
@@ -116,7 +80,7 @@ int main(int argc, char** argv) {
     Rng rng(0);
     std::vector<std::pair<Tensor, Tensor>> batches;
     for (int b = 0; b < pool; ++b)
-      batches.emplace_back(random_normal({batch, 1, size, size}, rng), random_normal({batch, 1, size, size}, rng));
+      batches.emplace_back(random_tensor({batch, 1, size, size}, rng), random_tensor({batch, 1, size, size}, rng));
 
     std::size_t next = 0;
     auto train_step = [&] {
@@ -132,7 +96,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < train_repeats; ++r) {
       const auto t0 = Clock::now();
       const double value = train_step();
-      step_times.push_back(seconds(t0));
+      step_times.push_back(seconds_since(t0));
       if (!std::isfinite(value)) {
         std::fprintf(stderr, "training loss became %g; the timing would not be representative\n", value);
         return 1;
@@ -146,7 +110,7 @@ int main(int argc, char** argv) {
       for (int r = 0; r < inference_repeats; ++r) {
         const auto t0 = Clock::now();
         const Tensor y = model.forward(batches[0].first);
-        inference_times.push_back(seconds(t0));
+        inference_times.push_back(seconds_since(t0));
       }
     }
     results.push_back({{"size", size},
@@ -165,7 +129,7 @@ int main(int argc, char** argv) {
                       {"spectral_backend", backend},    {"optimizer", "Adam(lr=1e-3)"},
                       {"loss", "sum over batch of per-sample relative L2"}};
   report["results"] = results;
-  report["host_load"] = host_load(seconds(start));
+  report["host_load"] = monitor.finish();
   const std::string text = report.dump(2);
   std::printf("%s\n", text.c_str());
   if (!out.empty()) {
