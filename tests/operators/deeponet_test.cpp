@@ -14,6 +14,7 @@
 #include "lib/autodiff/graph.hpp"
 #include "lib/core/threads.hpp"
 #include "lib/io/checkpoint.hpp"
+#include "lib/nn/conv_layers.hpp"
 #include "lib/nn/layers.hpp"
 #include "lib/optim/optimizer.hpp"
 #include "lib/tensor/ops.hpp"
@@ -356,6 +357,29 @@ TEST_CASE("deeponet branch can be any module") {
   }
   // The module's parameters are part of the DeepONet's.
   CHECK(with_fno.parameter_count() == fno_net->parameter_count() + with_fno.trunk().parameter_count() + 1);
+}
+
+TEST_CASE("deeponet branch can be a convolutional net") {
+  // Sensors on an 8 x 8 grid; a 3 x 3 convolution with stride 2 gives 4 channels of 3 x 3 = 36 features.
+  Rng rng(12);
+  auto conv = std::make_shared<nn::Conv2d>(1, 4, 3, Conv2dOptions{.stride = 2}, rng, true, DType::f64);
+  const Tensor u = random_tensor({3, 1, 8, 8}, 13);
+  const Tensor y = random_tensor({5, 2}, 14);
+  DeepOnet model(wrap_module(conv, {1, 8, 8}, "conv 3x3 stride 2"), dense_net({2, 36}, 15));
+  CHECK(model.latent_width() == 36);
+  const Tensor out = model.forward_product(u, y);
+  CHECK(out.shape() == Shape{3, 5});
+  sum(out).backward();
+  CHECK(conv->weight.grad().defined());
+
+  // A trunk of another width is rejected with both widths in the message.
+  try {
+    DeepOnet(wrap_module(conv, {1, 8, 8}, "conv 3x3 stride 2"), dense_net({2, 30}, 16));
+    FAIL("conv branch width 36 with trunk width 30 did not throw");
+  } catch (const ShapeError& error) {
+    CHECK(contains(error.what(), "36"));
+    CHECK(contains(error.what(), "30"));
+  }
 }
 
 TEST_CASE("deeponet forward passes gradcheck") {
