@@ -1,6 +1,8 @@
 #include "apps/common.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -61,6 +63,22 @@ std::string format_duration(double seconds) {
   const std::int64_t hours = total / 3600, minutes = (total / 60) % 60, secs = total % 60;
   if (hours > 0) return fmt::format("{}:{:02}:{:02}", hours, minutes, secs);
   return fmt::format("{}:{:02}", minutes, secs);
+}
+
+void print_epoch_line(const train::EpochReport& r, std::int64_t start_epoch, const EpochLineFormat& format) {
+  if (r.epoch % std::max<std::int64_t>(format.log_every, 1) != 0 && r.epoch != r.epochs) return;
+  const auto number = [&](double value) {
+    return format.scientific ? fmt::format("{:.3e}", value) : fmt::format("{:.5f}", value);
+  };
+  const std::string test = std::isnan(r.test_metric) ? std::string("-") : number(r.test_metric);
+  const std::string time =
+      format.milliseconds ? fmt::format("{:.2f} ms/epoch", 1e3 * r.seconds) : fmt::format("{:.2f} s/epoch", r.seconds);
+  const double per_epoch = r.elapsed / static_cast<double>(r.epoch - start_epoch);
+  fmt::print("epoch {:>{}}/{}  train {} {}  test {} {}  lr {:.2e}  {}  elapsed {}  ETA {}\n", r.epoch,
+             format.epoch_width, r.epochs, format.loss_name, number(r.train_loss), format.test_name, test,
+             r.learning_rate, time, format_duration(r.elapsed),
+             format_duration(per_epoch * static_cast<double>(r.epochs - r.epoch)));
+  std::fflush(stdout);
 }
 
 std::vector<std::int64_t> parse_int_list(const std::string& text, const char* option) {

@@ -10,6 +10,7 @@
 
 #include "datasets/dataset_file.hpp"
 #include "lib/tensor/tensor.hpp"
+#include "lib/train/trainer.hpp"
 
 namespace neurop::app {
 
@@ -42,6 +43,21 @@ std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, boo
 
 // "1:02:03" or "2:03" for a number of seconds.
 std::string format_duration(double seconds);
+
+// How `neurop train` prints an epoch: the FNO and MgNO commands use fixed-point numbers
+// and seconds, the DeepONet command (many short epochs) scientific notation and milliseconds.
+struct EpochLineFormat {
+  std::string loss_name;  // e.g. "relative L2" or "mse"
+  std::string test_name;  // e.g. "rel-L2" or "MSE"
+  bool scientific = false;
+  bool milliseconds = false;
+  int epoch_width = 4;
+  std::int64_t log_every = 1;  // print every log_every-th epoch and the last one
+};
+
+// Prints the progress line of epoch r (loss, test metric, rate, time, elapsed, ETA) to
+// stdout when r is due under format.log_every; start_epoch is where this run began.
+void print_epoch_line(const train::EpochReport& r, std::int64_t start_epoch, const EpochLineFormat& format);
 
 // Creates the folder that will contain `path`; throws FileError naming `option` when it cannot.
 void create_parent_folder(const std::filesystem::path& path, const char* option);

@@ -489,16 +489,13 @@ int run_deeponet_train(const CLI::App& app) {
       {.evaluate = [&] { return evaluate_metrics(*model, split.test, test_form, test_batch).mse; },
        .on_epoch =
            [&](const train::EpochReport& r) {
-             if (r.epoch % std::max<std::int64_t>(s.log_every, 1) != 0 && r.epoch != r.epochs) return;
-             const double per_epoch = r.elapsed / static_cast<double>(r.epoch - start_epoch);
-             const std::string test =
-                 std::isnan(r.test_metric) ? std::string("-") : fmt::format("{:.3e}", r.test_metric);
-             fmt::print("epoch {:>5}/{}  train {} {:.3e}  test MSE {}  lr {:.2e}  {:.2f} ms/epoch  elapsed {}  ETA "
-                        "{}\n",
-                        r.epoch, r.epochs, loss_name, r.train_loss, test, r.learning_rate, 1e3 * r.seconds,
-                        format_duration(r.elapsed),
-                        format_duration(per_epoch * static_cast<double>(r.epochs - r.epoch)));
-             std::fflush(stdout);
+             print_epoch_line(r, start_epoch,
+                              {.loss_name = loss_name,
+                               .test_name = "MSE",
+                               .scientific = true,
+                               .milliseconds = true,
+                               .epoch_width = 5,
+                               .log_every = s.log_every});
            },
        .write_checkpoint = write_checkpoint});
 

@@ -222,16 +222,8 @@ int run_train(const TrainOptions& o) {
        .on_epoch =
            [&](const train::EpochReport& r) {
              if (!std::isnan(r.test_metric)) last_test = r.test_metric;
-             if (r.epoch % std::max<std::int64_t>(o.log_every, 1) != 0 && r.epoch != r.epochs) return;
-             const double per_epoch = r.elapsed / static_cast<double>(r.epoch - start_epoch);
-             const std::string test =
-                 std::isnan(r.test_metric) ? std::string("-") : fmt::format("{:.5f}", r.test_metric);
-             fmt::print("epoch {:>4}/{}  train {} {:.5f}  test rel-L2 {}  lr {:.2e}  {:.2f} s/epoch  elapsed {}  "
-                        "ETA {}\n",
-                        r.epoch, r.epochs, loss.name, r.train_loss, test, r.learning_rate, r.seconds,
-                        format_duration(r.elapsed),
-                        format_duration(per_epoch * static_cast<double>(r.epochs - r.epoch)));
-             std::fflush(stdout);
+             print_epoch_line(r, start_epoch,
+                              {.loss_name = loss.name, .test_name = "rel-L2", .log_every = o.log_every});
            },
        .write_checkpoint = write_checkpoint});
 
