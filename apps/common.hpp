@@ -44,8 +44,9 @@ std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, boo
 // "1:02:03" or "2:03" for a number of seconds.
 std::string format_duration(double seconds);
 
-// How `neurop train` prints an epoch: the FNO and MgNO commands use fixed-point numbers
-// and seconds, the DeepONet command (many short epochs) scientific notation and milliseconds.
+// Number and time format of the epoch lines of `neurop train`. The FNO and MgNO commands
+// print fixed-point numbers and seconds. The DeepONet command, with many short epochs,
+// prints scientific notation and milliseconds.
 struct EpochLineFormat {
   std::string loss_name;  // e.g. "relative L2" or "mse"
   std::string test_name;  // e.g. "rel-L2" or "MSE"
@@ -56,7 +57,8 @@ struct EpochLineFormat {
 };
 
 // Prints the progress line of epoch r (loss, test metric, rate, time, elapsed, ETA) to
-// stdout when r is due under format.log_every; start_epoch is where this run began.
+// stdout if r is a multiple of format.log_every or the last epoch. The ETA is
+// extrapolated from the epochs since start_epoch, where this run began.
 void print_epoch_line(const train::EpochReport& r, std::int64_t start_epoch, const EpochLineFormat& format);
 
 // Creates the folder that will contain `path`; throws FileError naming `option` when it cannot.
