@@ -29,8 +29,10 @@ inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Median, extremes and mean of repeated timings of a unit of work over `samples` samples.
+// Median, extremes and mean of repeated timings of a unit of work over `samples` samples;
+// only the counts when nothing was timed (for example --train-repeats 0).
 inline nlohmann::json summarize(std::vector<double> times, std::int64_t samples) {
+  if (times.empty()) return {{"repeats", 0}, {"samples_per_run", samples}};
   std::sort(times.begin(), times.end());
   const std::size_t n = times.size();
   const double median = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);

@@ -1,6 +1,8 @@
 // Matrix products through Eigen's GEMM: matmul, linear, channel mixing.
 #include <omp.h>
 
+#include <algorithm>
+
 #include <Eigen/Core>
 
 #include "lib/autodiff/graph.hpp"
@@ -284,6 +286,10 @@ private:
 
 // y[b] = act(W x[b] + bias) for x [B, K, S], W [M, K]; the bias initialises the output,
 // the GEMM accumulates onto it and the activation follows while the sample is in cache.
+// Points per column block of channel_mix_bias: a block of 128 output channels is 256 KiB
+// in float32, which stays in the L2 cache of current x86 cores.
+constexpr std::int64_t kColumnBlock = 512;
+
 Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation) {
   check_same_dtype("pointwise_conv", x, weight);
   check_same_dtype("pointwise_conv", x, bias);
@@ -296,12 +302,26 @@ Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bia
     const T* pb = bias.data<T>();
     T* pz = z.data<T>();
     T* py = y.data<T>();
+    using Blocked = Eigen::OuterStride<>;
+    const ConstMatrixMap<T> w(pw, m, k);
+    const Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>> bias_column(pb, m);
+    // Sample b in column blocks of kColumnBlock points, so that the product, the bias and
+    // the activation of a block run while it is in cache: z = W x + b, y = act(z).
     auto one = [&](std::int64_t b) {
-      MatrixMap<T> zb(pz + b * m * points, m, points);
-      for (std::int64_t row = 0; row < m; ++row) zb.row(row).setConstant(pb[row]);
-      gemm<T>(pw, px + b * k * points, pz + b * m * points, m, k, points, false, false, /*accumulate=*/true);
-      if (activation != Activation::identity)
-        detail::activation_forward<T>(activation, pz + b * m * points, py + b * m * points, m * points);
+      for (std::int64_t first = 0; first < points; first += kColumnBlock) {
+        const std::int64_t columns = std::min(kColumnBlock, points - first);
+        const Eigen::Map<const RowMatrix<T>, Eigen::Unaligned, Blocked> xb(px + b * k * points + first, k, columns,
+                                                                            Blocked(points));
+        Eigen::Map<RowMatrix<T>, Eigen::Unaligned, Blocked> zb(pz + b * m * points + first, m, columns,
+                                                               Blocked(points));
+        zb.noalias() = w * xb;
+        zb.colwise() += bias_column;
+        if (activation == Activation::identity) continue;
+        for (std::int64_t row = 0; row < m; ++row) {
+          const std::int64_t offset = (b * m + row) * points + first;
+          detail::activation_forward<T>(activation, pz + offset, py + offset, columns);
+        }
+      }
     };
     if (batch == 1) {
       one(0);

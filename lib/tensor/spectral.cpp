@@ -536,19 +536,6 @@ private:
   Tensor a_, b_;
 };
 
-// [P, Q, K] complex -> [K, P, Q] complex, or back when `inverse`.
-template <typename T>
-void transpose_modes(const Complex<T>* in, Complex<T>* out, std::int64_t p, std::int64_t q, std::int64_t k,
-                     bool inverse) {
-  for (std::int64_t i = 0; i < p; ++i)
-    for (std::int64_t j = 0; j < q; ++j)
-      for (std::int64_t m = 0; m < k; ++m) {
-        const std::int64_t mode_major = (m * p + i) * q + j, channel_major = (i * q + j) * k + m;
-        if (inverse) out[channel_major] = in[mode_major];
-        else out[mode_major] = in[channel_major];
-      }
-}
-
 // The values of a mode mixing, without recording.
 Tensor mix_values(MixKind kind, const Tensor& a, const Tensor& b) {
   check_same_dtype("spectral_mix", a, b);
@@ -585,26 +572,26 @@ Tensor mix_values(MixKind kind, const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(out_shape, a.dtype());
 
   dispatch(a.dtype(), [&]<typename T>() {
-    using Matrix = RowMatrix<Complex<T>>;
-    // Eigen's aligned allocator, not std::vector: a product with one row runs as a GEMV
-    // whose split into aligned and unaligned parts follows the buffer address, so
-    // buffers of varying alignment would change the rounding from call to call.
-    using Buffer = Eigen::Matrix<Complex<T>, Eigen::Dynamic, 1>;
-    Buffer am(a0 * a1 * k), bm(b0 * b1 * k), om(rows * cols * k);
-    transpose_modes<T>(reinterpret_cast<const Complex<T>*>(a.data<T>()), am.data(), a0, a1, k, false);
-    transpose_modes<T>(reinterpret_cast<const Complex<T>*>(b.data<T>()), bm.data(), b0, b1, k, false);
+    // Mode m of a [P, Q, K] complex array is the [P, Q] matrix that starts at element m
+    // with row stride Q K and column stride K, so the products read and write the tensors
+    // in place instead of transposing them to [K, P, Q] first.
+    using Strides = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
+    using ConstModeMap = Eigen::Map<const RowMatrix<Complex<T>>, Eigen::Unaligned, Strides>;
+    using ModeMap = Eigen::Map<RowMatrix<Complex<T>>, Eigen::Unaligned, Strides>;
+    const auto* pa = reinterpret_cast<const Complex<T>*>(a.data<T>());
+    const auto* pb = reinterpret_cast<const Complex<T>*>(b.data<T>());
+    auto* po = reinterpret_cast<Complex<T>*>(out.data<T>());
 #pragma omp parallel for schedule(static) if (k > 1 && rows * inner * cols * k > detail::kParallelThreshold)
     for (std::int64_t m = 0; m < k; ++m) {
-      Eigen::Map<const Matrix> am_k(am.data() + m * a0 * a1, a0, a1);
-      Eigen::Map<const Matrix> bm_k(bm.data() + m * b0 * b1, b0, b1);
-      Eigen::Map<Matrix> om_k(om.data() + m * rows * cols, rows, cols);
+      const ConstModeMap am_k(pa + m, a0, a1, Strides(a1 * k, k));
+      const ConstModeMap bm_k(pb + m, b0, b1, Strides(b1 * k, k));
+      ModeMap om_k(po + m, rows, cols, Strides(cols * k, k));
       switch (kind) {
         case MixKind::mix: om_k.noalias() = am_k * bm_k; break;
         case MixKind::grad_x: om_k.noalias() = am_k * bm_k.adjoint(); break;
         case MixKind::grad_w: om_k.noalias() = am_k.adjoint() * bm_k; break;
       }
     }
-    transpose_modes<T>(om.data(), reinterpret_cast<Complex<T>*>(out.data<T>()), rows, cols, k, true);
   });
   return out;
 }
