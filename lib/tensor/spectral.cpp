@@ -572,9 +572,9 @@ Tensor mix_values(MixKind kind, const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(out_shape, a.dtype());
 
   dispatch(a.dtype(), [&]<typename T>() {
-    // Mode m of a [P, Q, K] complex array is the [P, Q] matrix that starts at element m
-    // with row stride Q K and column stride K, so the products read and write the tensors
-    // in place instead of transposing them to [K, P, Q] first.
+    // Mode m of a [P, Q, K] complex array is the [P, Q] matrix that starts at element m,
+    // with row stride Q K and column stride K. The products therefore read and write the
+    // tensors in place, without transposing them to [K, P, Q] first.
     using Strides = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
     using ConstModeMap = Eigen::Map<const RowMatrix<Complex<T>>, Eigen::Unaligned, Strides>;
     using ModeMap = Eigen::Map<RowMatrix<Complex<T>>, Eigen::Unaligned, Strides>;
