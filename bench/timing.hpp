@@ -29,8 +29,8 @@ inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Median, extremes and mean of repeated timings of a unit of work over `samples` samples;
-// only the counts when nothing was timed (for example --train-repeats 0).
+// Median, extremes and mean of repeated timings of a unit of work over `samples` samples.
+// When nothing was timed (for example with --train-repeats 0), only the counts.
 inline nlohmann::json summarize(std::vector<double> times, std::int64_t samples) {
   if (times.empty()) return {{"repeats", 0}, {"samples_per_run", samples}};
   std::sort(times.begin(), times.end());

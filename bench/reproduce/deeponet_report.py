@@ -177,10 +177,10 @@ def main():
         lines += ["## Burgers: DeepONet beside the FNO", "",
                   "Data: `neurop generate burgers --samples 1100 --resolution 256 --fine-resolution 1024 --seed 0` "
                   "(nu = 0.1, t = 1, periodic on [0, 1)); both models train on the first 1000 samples and are tested "
-                  "on the last 100 at the 256 stored points. DeepONet: the 256 values of u0 as branch input, branch "
-                  "[256, 128, 128], trunk on 16 Fourier modes of period 1 ([32, 128, 128], so the output is exactly "
-                  "periodic), ReLU, relative L2 loss (the outputs are about 50 times smaller than the inputs, so an "
-                  "MSE loss would favour the large samples), Adam 1e-3 with a cosine decay over "
+                  "on the last 100 at the 256 stored points. DeepONet: branch [256, 128, 128] on the 256 values of "
+                  "u0. The trunk [32, 128, 128] reads 16 Fourier modes of period 1, so the output is exactly "
+                  "periodic. ReLU and a relative L2 loss, because the outputs are about 50 times smaller than the "
+                  "inputs and an MSE loss would favour the large samples. Adam 1e-3 with a cosine decay over "
                   f"{option(burgers, '--epochs')} epochs of 10 steps of 100 functions. FNO: width 64, "
                   f"16 modes, 4 layers, {args.fno_epochs} epochs (shortened from the paper's 500), batch 20, Adam 1e-3, "
                   "weight decay 1e-4, the learning rate halved 5 times.", "",
