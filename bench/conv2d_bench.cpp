@@ -18,9 +18,11 @@
 #include "lib/core/random.hpp"
 #include "lib/core/threads.hpp"
 #include "lib/tensor/conv2d.hpp"
+#include "bench/timing.hpp"
 
 using namespace neurop;
-using Clock = std::chrono::steady_clock;
+using neurop::bench::Clock;
+using neurop::bench::emit_report;
 
 namespace {
 
@@ -91,16 +93,5 @@ int main(int argc, char** argv) {
   report["config"] = {{"threads", threads}, {"size", size}, {"batch", batch}, {"channels", channels},
                       {"kernel", 3},        {"padding", 1},  {"dtype", "float32"}};
   report["results"] = results;
-  const std::string text = report.dump(2);
-  std::printf("%s\n", text.c_str());
-  if (!out.empty()) {
-    std::FILE* file = std::fopen(out.c_str(), "w");
-    if (file == nullptr) {
-      std::fprintf(stderr, "cannot write '%s'\n", out.c_str());
-      return 1;
-    }
-    std::fprintf(file, "%s\n", text.c_str());
-    std::fclose(file);
-  }
-  return 0;
+  return emit_report(report, out);
 }

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -122,15 +121,5 @@ int main(int argc, char** argv) {
   report["training_step"]["final_loss"] = last_loss;
   report["inference"] = summarize(inference_times, functions);
   report["host_load"] = monitor.finish();
-  const std::string text = report.dump(2);
-  std::printf("%s\n", text.c_str());
-  if (!out.empty()) {
-    std::ofstream file(out);
-    file << text << "\n";
-    if (!file.good()) {
-      std::fprintf(stderr, "cannot write '%s'\n", out.c_str());
-      return 1;
-    }
-  }
-  return 0;
+  return emit_report(report, out);
 }

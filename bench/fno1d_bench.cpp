@@ -100,16 +100,5 @@ int main(int argc, char** argv) {
   report["training_epoch"]["step_median_s"] = report["training_epoch"]["median_s"].get<double>() / steps;
   report["inference_batch"] = summarize(inference_times, batch);
   report["host_load"] = monitor.finish();
-  const std::string text = report.dump(2);
-  std::printf("%s\n", text.c_str());
-  if (!out.empty()) {
-    std::FILE* file = std::fopen(out.c_str(), "w");
-    if (file == nullptr) {
-      std::fprintf(stderr, "cannot write '%s'\n", out.c_str());
-      return 1;
-    }
-    std::fprintf(file, "%s\n", text.c_str());
-    std::fclose(file);
-  }
-  return 0;
+  return emit_report(report, out);
 }

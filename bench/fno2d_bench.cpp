@@ -130,16 +130,5 @@ int main(int argc, char** argv) {
                       {"loss", "sum over batch of per-sample relative L2"}};
   report["results"] = results;
   report["host_load"] = monitor.finish();
-  const std::string text = report.dump(2);
-  std::printf("%s\n", text.c_str());
-  if (!out.empty()) {
-    std::FILE* file = std::fopen(out.c_str(), "w");
-    if (file == nullptr) {
-      std::fprintf(stderr, "cannot write '%s'\n", out.c_str());
-      return 1;
-    }
-    std::fprintf(file, "%s\n", text.c_str());
-    std::fclose(file);
-  }
-  return 0;
+  return emit_report(report, out);
 }

@@ -1,6 +1,6 @@
-// Timing helpers shared by the benchmark binaries: wall-clock seconds, the summary of
-// repeated timings that every JSON report uses, synthetic float32 inputs, and the share
-// of the CPUs that other processes took while a benchmark ran.
+// Helpers shared by the benchmark binaries: wall-clock seconds, the summary of repeated
+// timings, the output of the JSON report, synthetic float32 inputs, and the share of the
+// CPUs that other processes took while a benchmark ran.
 #pragma once
 
 #include <sys/resource.h>
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <numeric>
@@ -47,6 +48,22 @@ inline nlohmann::json summarize(std::vector<double> times, std::int64_t samples)
           {"samples_per_s_best", static_cast<double>(samples) / times.front()}};
 }
 
+// Prints the JSON report to stdout and, unless `out` is empty, writes it to the file `out`.
+// Returns the exit code of the benchmark: 0, or 1 when the file cannot be written.
+inline int emit_report(const nlohmann::json& report, const std::string& out) {
+  const std::string text = report.dump(2);
+  std::printf("%s\n", text.c_str());
+  if (out.empty()) return 0;
+  std::ofstream file(out);
+  file << text << "\n";
+  if (!file.good()) {
+    std::fprintf(stderr, "failed to write the report to '%s'; check that its folder exists and is writable\n",
+                 out.c_str());
+    return 1;
+  }
+  return 0;
+}
+
 // A float32 tensor of standard normal values, or uniform on [0, 1) with `uniform`.
 inline Tensor random_tensor(const Shape& shape, Rng& rng, bool uniform = false) {
   std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
@@ -80,7 +97,8 @@ class HostLoadMonitor {
   }
 
  private:
-  // Busy and total clock ticks of all CPUs (first line of /proc/stat); {0, 0} if unreadable.
+  // Returns the busy and total clock ticks of all CPUs from the first line of /proc/stat,
+  // or {0, 0} when the file is unreadable.
   static std::pair<double, double> cpu_ticks() {
     std::ifstream stat("/proc/stat");
     std::string cpu;
