@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential pkg-config meson ninja-build
-  libeigen3-dev libfftw3-dev libhdf5-dev libmatio-dev
+  libeigen3-dev libfftw3-dev libhdf5-dev libmatio-dev libxsmm-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   doctest-dev libbenchmark-dev
 )

@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 
 #include "lib/autodiff/graph.hpp"
+#include "lib/tensor/direct_gemm.hpp"
 #include "lib/tensor/kernels.hpp"
 #include "lib/tensor/ops.hpp"
 #include "lib/tensor/unary_specs.hpp"
@@ -192,14 +193,19 @@ Tensor channel_mix(const Tensor& x, const Tensor& weight, bool tw) {
                shape_string(x.shape()), shape_string(weight.shape()), tw ? " transposed" : "", wk);
   Tensor out = Tensor::empty({batch, m, points}, x.dtype());
   dispatch(x.dtype(), [&]<typename T>() {
-    const T* pw = weight.data<T>();
+    // The product reads W^T as a plain row-major matrix.
+    RowMatrix<T> transposed;
+    if (tw) transposed = ConstMatrixMap<T>(weight.data<T>(), weight.size(0), weight.size(1)).transpose();
+    const T* pw = tw ? transposed.data() : weight.data<T>();
     const T* px = x.data<T>();
     T* po = out.data<T>();
     if (batch == 1) {
-      gemm<T>(pw, px, po, m, k, points, tw, false);
+      detail::direct_gemm<T>(pw, k, px, points, po, points, m, points, k, /*accumulate=*/false);
     } else {
 #pragma omp parallel for schedule(static) if (batch * m * k * points > detail::kParallelThreshold)
-      for (std::int64_t b = 0; b < batch; ++b) gemm<T>(pw, px + b * k * points, po + b * m * points, m, k, points, tw, false);
+      for (std::int64_t b = 0; b < batch; ++b)
+        detail::direct_gemm<T>(pw, k, px + b * k * points, points, po + b * m * points, points, m, points, k,
+                               /*accumulate=*/false);
     }
   });
   if (needs_graph(x, weight)) record(out, std::make_shared<ChannelMixNode>(x, weight, tw), {x, weight});
@@ -249,9 +255,9 @@ Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bia
 
 class PointwiseConvNode : public Node {
 public:
-  PointwiseConvNode(Tensor x, Tensor w, Tensor bias, Tensor pre_activation, Activation activation)
-      : x_(std::move(x)), w_(std::move(w)), bias_(std::move(bias)), pre_activation_(std::move(pre_activation)),
-        activation_(activation) {}
+  // `slope` is act'(z) from the forward pass, undefined for the identity.
+  PointwiseConvNode(Tensor x, Tensor w, Tensor bias, Tensor slope, Activation activation)
+      : x_(std::move(x)), w_(std::move(w)), bias_(std::move(bias)), slope_(std::move(slope)), activation_(activation) {}
   const char* name() const override { return "pointwise_conv"; }
 
   // y[b] = act(z[b]), z[b] = W x[b] + bias. With gz = g act'(z):
@@ -266,8 +272,9 @@ public:
         gz = Tensor::empty(g.shape(), g.dtype());
         dispatch(g.dtype(), [&]<typename T>() {
           detail::parallel_chunks(g.numel(), [&](std::int64_t begin, std::int64_t end) {
-            detail::activation_backward<T>(activation_, pre_activation_.data<T>() + begin, g.data<T>() + begin,
-                                           gz.data<T>() + begin, end - begin);
+            const detail::ConstArrayMap<T> slope(slope_.data<T>() + begin, end - begin);
+            const detail::ConstArrayMap<T> grad(g.data<T>() + begin, end - begin);
+            detail::ArrayMap<T>(gz.data<T>() + begin, end - begin) = grad * slope;
           });
         });
       }
@@ -280,22 +287,26 @@ public:
   }
 
 private:
-  Tensor x_, w_, bias_, pre_activation_;
+  Tensor x_, w_, bias_, slope_;
   Activation activation_;
 };
 
-// y[b] = act(W x[b] + bias) for x [B, K, S], W [M, K]; the bias initialises the output,
-// the GEMM accumulates onto it and the activation follows while the sample is in cache.
 // Points per column block of channel_mix_bias. A block of 128 output channels is 256 KiB
 // in float32, well inside the 2 MiB L2 cache per core of the development machine.
 constexpr std::int64_t kColumnBlock = 512;
+
+// y[b] = act(W x[b] + bias) for x [B, K, S], W [M, K], and act'(z) for the backward pass
+// when recording.
 
 Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation activation) {
   check_same_dtype("pointwise_conv", x, weight);
   check_same_dtype("pointwise_conv", x, bias);
   const std::int64_t batch = x.size(0), k = x.size(1), points = x.size(2), m = weight.size(0);
+  const bool recording = needs_graph({x, weight, bias});
   Tensor z = Tensor::empty({batch, m, points}, x.dtype());
   Tensor y = activation == Activation::identity ? z : Tensor::empty({batch, m, points}, x.dtype());
+  Tensor slope =
+      recording && activation != Activation::identity ? Tensor::empty({batch, m, points}, x.dtype()) : Tensor();
   dispatch(x.dtype(), [&]<typename T>() {
     const T* pw = weight.data<T>();
     const T* px = x.data<T>();
@@ -303,23 +314,26 @@ Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bia
     T* pz = z.data<T>();
     T* py = y.data<T>();
     using Blocked = Eigen::OuterStride<>;
-    const ConstMatrixMap<T> w(pw, m, k);
     const Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>> bias_column(pb, m);
     // Sample b in column blocks of kColumnBlock points, so that the product, the bias and
     // the activation of a block run while it is in cache: z = W x + b, y = act(z).
     auto one = [&](std::int64_t b) {
       for (std::int64_t first = 0; first < points; first += kColumnBlock) {
         const std::int64_t columns = std::min(kColumnBlock, points - first);
-        const Eigen::Map<const RowMatrix<T>, Eigen::Unaligned, Blocked> xb(px + b * k * points + first, k, columns,
-                                                                            Blocked(points));
+        detail::direct_gemm<T>(pw, k, px + b * k * points + first, points, pz + b * m * points + first, points, m,
+                               columns, k, /*accumulate=*/false);
         Eigen::Map<RowMatrix<T>, Eigen::Unaligned, Blocked> zb(pz + b * m * points + first, m, columns,
                                                                Blocked(points));
-        zb.noalias() = w * xb;
         zb.colwise() += bias_column;
         if (activation == Activation::identity) continue;
         for (std::int64_t row = 0; row < m; ++row) {
           const std::int64_t offset = (b * m + row) * points + first;
-          detail::activation_forward<T>(activation, pz + offset, py + offset, columns);
+          if (slope.defined()) {
+            detail::activation_forward_and_slope<T>(activation, pz + offset, py + offset, slope.data<T>() + offset,
+                                                    columns);
+          } else {
+            detail::activation_forward<T>(activation, pz + offset, py + offset, columns);
+          }
         }
       }
     };
@@ -330,12 +344,7 @@ Tensor channel_mix_bias(const Tensor& x, const Tensor& weight, const Tensor& bia
       for (std::int64_t b = 0; b < batch; ++b) one(b);
     }
   });
-  if (needs_graph({x, weight, bias})) {
-    record(y,
-           std::make_shared<PointwiseConvNode>(x, weight, bias, activation == Activation::identity ? Tensor() : z,
-                                               activation),
-           {x, weight, bias});
-  }
+  if (recording) record(y, std::make_shared<PointwiseConvNode>(x, weight, bias, slope, activation), {x, weight, bias});
   return y;
 }
 

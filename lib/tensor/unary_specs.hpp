@@ -4,6 +4,7 @@
 // layers (spectral.cpp, ops_linalg.cpp) share them.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -276,6 +277,43 @@ void activation_backward(Activation activation, const T* z, const T* g, T* resul
     case Activation::tanh: out = TanhSpec{}.grad_array<T>(in, grad); break;
     case Activation::selu: out = SeluSpec{}.grad_array<T>(in, grad); break;
     case Activation::sigmoid: out = SigmoidSpec{}.grad_array<T>(in, grad); break;
+  }
+}
+
+// y = act(z) and slope = act'(z) over n contiguous values, in one pass; y may equal z.
+// A training forward pass keeps the slope for its backward pass, which then needs no
+// second evaluation of erf and exp for GELU.
+template <typename T>
+void activation_forward_and_slope(Activation activation, const T* z, T* y, T* slope, std::int64_t n) {
+  using namespace unary_specs;
+  // Chunks of values that stay in the L1 cache between the passes below.
+  constexpr std::int64_t kChunk = 1024;
+  Eigen::Array<T, kChunk, 1> cdf;
+  for (std::int64_t first = 0; first < n; first += kChunk) {
+    const std::int64_t count = std::min(kChunk, n - first);
+    const ConstArrayMap<T> in(z + first, count);
+    ArrayMap<T> out(y + first, count), derivative(slope + first, count);
+    if (activation == Activation::gelu) {
+      // gelu(x) = x Phi(x), gelu'(x) = Phi(x) + x phi(x)
+      auto phi = cdf.head(count);
+      phi = static_cast<T>(0.5) * (static_cast<T>(1) + (in * static_cast<T>(kInvSqrt2)).erf());
+      derivative = phi + in * static_cast<T>(kInvSqrt2Pi) * (in.square() * static_cast<T>(-0.5)).exp();
+      out = in * phi;
+      continue;
+    }
+    // The other activations are cheap enough to evaluate twice.
+    auto ones = cdf.head(count);
+    ones.setOnes();
+    const ConstArrayMap<T> unit(ones.data(), count);
+    switch (activation) {
+      case Activation::identity: derivative = unit; break;
+      case Activation::relu: derivative = ReluSpec{}.grad_array<T>(in, unit); break;
+      case Activation::gelu: break;
+      case Activation::tanh: derivative = TanhSpec{}.grad_array<T>(in, unit); break;
+      case Activation::selu: derivative = SeluSpec{}.grad_array<T>(in, unit); break;
+      case Activation::sigmoid: derivative = SigmoidSpec{}.grad_array<T>(in, unit); break;
+    }
+    activation_forward<T>(activation, z + first, y + first, count);
   }
 }
 
