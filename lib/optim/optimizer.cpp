@@ -94,22 +94,27 @@ void Adam::step() {
     Tensor& first = state_tensor(i, "exp_avg");
     Tensor& second = state_tensor(i, "exp_avg_sq");
     dispatch(p.dtype(), [&]<typename T>() {
-      T* w = p.data<T>();
-      const T* grad = g.data<T>();
-      T* m = first.data<T>();
-      T* v = second.data<T>();
+      // Computed in the parameter's precision, as PyTorch does:
+      //   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,
+      //   w -= (lr / c1) m / (sqrt(v) / sqrt(c2) + eps),  c_i = 1 - b_i^t.
+      const T step_size = static_cast<T>(lr / correction1), inverse_root = static_cast<T>(1.0 / std::sqrt(correction2));
+      const T beta1 = static_cast<T>(b1), beta2 = static_cast<T>(b2), epsilon = static_cast<T>(eps);
+      const T decay = static_cast<T>(wd), shrink = static_cast<T>(1.0 - lr * wd);
+      const bool coupled_decay = !decoupled_ && wd != 0.0;
       detail::parallel_chunks(p.numel(), [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t j = begin; j < end; ++j) {
-          double weight = static_cast<double>(w[j]);
-          double gradient = static_cast<double>(grad[j]);
-          if (decoupled_) weight *= 1.0 - lr * wd;
-          else gradient += wd * weight;
-          const double mj = b1 * static_cast<double>(m[j]) + (1.0 - b1) * gradient;
-          const double vj = b2 * static_cast<double>(v[j]) + (1.0 - b2) * gradient * gradient;
-          m[j] = static_cast<T>(mj);
-          v[j] = static_cast<T>(vj);
-          w[j] = static_cast<T>(weight - lr * (mj / correction1) / (std::sqrt(vj / correction2) + eps));
+        const std::int64_t count = end - begin;
+        detail::ArrayMap<T> weight(p.data<T>() + begin, count), m(first.data<T>() + begin, count),
+            v(second.data<T>() + begin, count);
+        const detail::ConstArrayMap<T> grad(g.data<T>() + begin, count);
+        if (decoupled_) weight *= shrink;
+        if (coupled_decay) {
+          m = beta1 * m + (1 - beta1) * (grad + decay * weight);
+          v = beta2 * v + (1 - beta2) * (grad + decay * weight).square();
+        } else {
+          m = beta1 * m + (1 - beta1) * grad;
+          v = beta2 * v + (1 - beta2) * grad.square();
         }
+        weight -= step_size * m / (v.sqrt() * inverse_root + epsilon);
       });
     });
   }
