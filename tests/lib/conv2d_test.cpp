@@ -15,30 +15,18 @@
 #include "lib/tensor/conv2d.hpp"
 #include "lib/tensor/ops.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/tensors.hpp"
 
 using namespace neurop;
+using neurop::testing::max_abs_difference;
+using neurop::testing::random_tensor;
 using neurop::testing::kF32Tight;
 using neurop::testing::kF64Loose;
 using neurop::testing::kF64Tight;
 
 namespace {
 
-Tensor random_tensor(const Shape& shape, std::uint64_t seed, DType dtype = DType::f64) {
-  Rng rng(seed);
-  std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& v : values) v = rng.uniform(-1.0, 1.0);
-  return Tensor::from_vector(values, shape, dtype);
-}
-
 double inner(const Tensor& a, const Tensor& b) { return sum(mul(a, b)).item(); }
-
-double max_abs_difference(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const std::vector<double> x = a.to_vector(), y = b.to_vector();
-  double worst = 0.0;
-  for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
-  return worst;
-}
 
 struct Case {
   std::int64_t height, width, kernel, stride, padding;

@@ -6,18 +6,12 @@
 #include "lib/autodiff/graph.hpp"
 #include "lib/core/random.hpp"
 #include "lib/tensor/ops.hpp"
+#include "tests/support/tensors.hpp"
 
 using namespace neurop;
+using neurop::testing::random_tensor;
 
 namespace {
-
-// Values in [low, high) from a fixed seed; float64.
-Tensor random_tensor(const Shape& shape, std::uint64_t seed, double low = -1.0, double high = 1.0) {
-  Rng rng(seed);
-  std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& v : values) v = rng.uniform(low, high);
-  return Tensor::from_vector(values, shape, DType::f64);
-}
 
 // Values whose magnitude is at least `gap`, so kinks at 0 stay out of reach of the
 // finite-difference step.

@@ -13,8 +13,10 @@
 #include "lib/optim/optimizer.hpp"
 #include "lib/tensor/ops.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/tensors.hpp"
 
 using namespace neurop;
+using neurop::testing::random_tensor;
 using neurop::testing::kF32Tight;
 using neurop::testing::kF64Tight;
 
@@ -27,13 +29,6 @@ std::string message_of(const std::function<void()>& f) {
     return error.what();
   }
   return "";
-}
-
-Tensor random_tensor(const Shape& shape, std::uint64_t seed, double low, double high, DType dtype = DType::f64) {
-  Rng rng(seed);
-  std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& v : values) v = rng.uniform(low, high);
-  return Tensor::from_vector(values, shape, dtype);
 }
 
 }  // namespace

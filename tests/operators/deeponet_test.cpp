@@ -25,8 +25,11 @@
 #include "operators/deeponet/pod.hpp"
 #include "operators/fno/fno.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/tensors.hpp"
 
 using namespace neurop;
+using neurop::testing::random_tensor;
+using neurop::testing::max_abs_difference;
 using namespace neurop::deeponet;
 using neurop::testing::kF32Tight;
 using neurop::testing::kF64Loose;
@@ -34,28 +37,12 @@ using neurop::testing::kF64Tight;
 
 namespace {
 
-Tensor random_tensor(const Shape& shape, std::uint64_t seed, double low = -1.0, double high = 1.0,
-                     DType dtype = DType::f64) {
-  Rng rng(seed);
-  std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& v : values) v = rng.uniform(low, high);
-  return Tensor::from_vector(values, shape, dtype);
-}
-
 // Integers in [-3, 3], so that products and sums of a few of them are exact in float64.
 Tensor integer_tensor(const Shape& shape, std::uint64_t seed) {
   Rng rng(seed);
   std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
   for (double& v : values) v = static_cast<double>(static_cast<std::int64_t>(rng.below(7)) - 3);
   return Tensor::from_vector(values, shape, DType::f64);
-}
-
-double max_abs_difference(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const auto va = a.to_vector(), vb = b.to_vector();
-  double worst = 0.0;
-  for (std::size_t i = 0; i < va.size(); ++i) worst = std::max(worst, std::abs(va[i] - vb[i]));
-  return worst;
 }
 
 // Sets the thread count for its lifetime and restores the previous count.

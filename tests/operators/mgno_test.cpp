@@ -18,27 +18,15 @@
 #include "operators/mgno/losses.hpp"
 #include "operators/mgno/mgno.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/tensors.hpp"
 
 using namespace neurop;
+using neurop::testing::random_tensor;
+using neurop::testing::max_abs_difference;
 using neurop::testing::kF64Loose;
 using neurop::testing::kF64Tight;
 
 namespace {
-
-Tensor random_tensor(const Shape& shape, std::uint64_t seed, DType dtype = DType::f64) {
-  Rng rng(seed);
-  std::vector<double> values(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& v : values) v = rng.uniform(-1.0, 1.0);
-  return Tensor::from_vector(values, shape, dtype);
-}
-
-double max_abs_difference(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  const auto va = a.to_vector(), vb = b.to_vector();
-  double worst = 0.0;
-  for (std::size_t i = 0; i < va.size(); ++i) worst = std::max(worst, std::abs(va[i] - vb[i]));
-  return worst;
-}
 
 mgno::MgnoConfig small_config(std::vector<std::int64_t> pre, std::vector<std::int64_t> post,
                               PaddingMode mode = PaddingMode::zeros) {
