@@ -214,6 +214,32 @@ private:
   DType source_;
 };
 
+// A new tensor of shape `out_shape` whose element at index (i_0, .., i_r) is element
+// sum_k i_k strides[k] of x's storage: a permutation, or a broadcast where a stride is 0.
+Tensor gather_strided(const Tensor& x, const Shape& out_shape, const std::vector<std::int64_t>& strides) {
+  Tensor out = Tensor::empty(out_shape, x.dtype());
+  const std::int64_t n = out.numel();
+  if (n == 0) return out;
+  dispatch(x.dtype(), [&]<typename T>() {
+    const T* in = x.data<T>();
+    T* o = out.data<T>();
+    const std::size_t last = out_shape.size() - 1;
+    const std::int64_t inner = out_shape[last], inner_stride = strides[last];
+    const std::int64_t rows = n / inner;
+#pragma omp parallel for schedule(static) if (n > detail::kParallelThreshold)
+    for (std::int64_t row = 0; row < rows; ++row) {
+      std::int64_t rest = row, offset = 0;
+      for (std::size_t k = last; k-- > 0;) {
+        offset += (rest % out_shape[k]) * strides[k];
+        rest /= out_shape[k];
+      }
+      T* dst = o + row * inner;
+      for (std::int64_t j = 0; j < inner; ++j) dst[j] = in[offset + j * inner_stride];
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 Tensor reshape(const Tensor& x, const Shape& requested) {
@@ -277,27 +303,7 @@ Tensor permute(const Tensor& x, const std::vector<std::int64_t>& requested) {
     out_shape[i] = in_shape[static_cast<std::size_t>(axes[i])];
     strides[i] = in_strides[static_cast<std::size_t>(axes[i])];
   }
-  Tensor out = Tensor::empty(out_shape, x.dtype());
-  const std::int64_t n = out.numel();
-  if (n > 0) {
-    dispatch(x.dtype(), [&]<typename T>() {
-      const T* in = x.data<T>();
-      T* o = out.data<T>();
-      const std::size_t last = axes.size() - 1;
-      const std::int64_t inner = out_shape[last], inner_stride = strides[last];
-      const std::int64_t rows = n / inner;
-#pragma omp parallel for schedule(static) if (n > detail::kParallelThreshold)
-      for (std::int64_t row = 0; row < rows; ++row) {
-        std::int64_t rest = row, offset = 0;
-        for (std::size_t k = last; k-- > 0;) {
-          offset += (rest % out_shape[k]) * strides[k];
-          rest /= out_shape[k];
-        }
-        T* dst = o + row * inner;
-        for (std::int64_t j = 0; j < inner; ++j) dst[j] = in[offset + j * inner_stride];
-      }
-    });
-  }
+  Tensor out = gather_strided(x, out_shape, strides);
   if (needs_graph(x)) record(out, std::make_shared<PermuteNode>(axes), {x});
   return out;
 }
@@ -412,27 +418,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   const Shape aligned = aligned_shape("broadcast_to", x.shape(), shape);
   const auto strides = strides_with_zeros(aligned);
-  Tensor out = Tensor::empty(shape, x.dtype());
-  const std::int64_t n = out.numel();
-  if (n > 0) {
-    dispatch(x.dtype(), [&]<typename T>() {
-      const T* in = x.data<T>();
-      T* o = out.data<T>();
-      const std::size_t last = shape.size() - 1;
-      const std::int64_t inner = shape[last], inner_stride = strides[last];
-      const std::int64_t rows = n / inner;
-#pragma omp parallel for schedule(static) if (n > detail::kParallelThreshold)
-      for (std::int64_t row = 0; row < rows; ++row) {
-        std::int64_t rest = row, offset = 0;
-        for (std::size_t k = last; k-- > 0;) {
-          offset += (rest % shape[k]) * strides[k];
-          rest /= shape[k];
-        }
-        T* dst = o + row * inner;
-        for (std::int64_t j = 0; j < inner; ++j) dst[j] = in[offset + j * inner_stride];
-      }
-    });
-  }
+  Tensor out = gather_strided(x, shape, strides);
   if (needs_graph(x)) record(out, std::make_shared<BroadcastNode>(x.shape()), {x});
   return out;
 }
