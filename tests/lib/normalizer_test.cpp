@@ -16,22 +16,10 @@
 #include "tests/support/tensors.hpp"
 
 using namespace neurop;
+using neurop::testing::message_of;
 using neurop::testing::random_tensor;
 using neurop::testing::kF32Tight;
 using neurop::testing::kF64Tight;
-
-namespace {
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
-
-}  // namespace
 
 TEST_CASE("scalar normaliser with mean 5 and std 2") {
   const nn::NormalizerOptions options{.kind = nn::NormalizerKind::channel, .eps = 1e-5};

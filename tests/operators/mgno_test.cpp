@@ -21,6 +21,7 @@
 #include "tests/support/tensors.hpp"
 
 using namespace neurop;
+using neurop::testing::message_of;
 using neurop::testing::random_tensor;
 using neurop::testing::max_abs_difference;
 using neurop::testing::kF64Loose;
@@ -51,15 +52,6 @@ std::map<std::string, Tensor> parameters_by_name(const nn::Module& module) {
 Tensor roll(const Tensor& x, std::int64_t axis, std::int64_t shift) {
   const std::int64_t n = x.size(axis);
   return concat({slice(x, axis, n - shift, n), slice(x, axis, 0, n - shift)}, axis);
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <limits>
 #include <string>
 
@@ -42,6 +44,16 @@ inline bool is_close(double actual, double expected, Tolerance tolerance) {
 inline std::string describe_mismatch(double actual, double expected, Tolerance tolerance) {
   return fmt::format("actual {:.17g}, expected {:.17g}, difference {:.3g}, allowed {:.3g}", actual, expected,
                      std::abs(actual - expected), tolerance.abs + tolerance.rel * std::abs(expected));
+}
+
+// The message of the exception that f throws, or an empty string when f returns.
+inline std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return "";
 }
 
 }  // namespace neurop::testing
