@@ -112,15 +112,24 @@ void direct_gemm(const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T* 
     gemm_rows(a, lda, b, ldb, c, ldc, 0, m, n, k, accumulate);
     return;
   }
-  // Each thread takes a contiguous range of whole row blocks, so every element of C is
-  // computed by the same kernel whatever the thread count.
-  const std::int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
+  // Each thread takes a contiguous range of whole row blocks, or of whole column blocks
+  // when there are fewer row blocks than threads, so every element of C is computed by
+  // the same kernel whatever the thread count.
+  const std::int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
+  const std::int64_t column_blocks = (n + kColumnBlock - 1) / kColumnBlock;
+  const bool split_rows = row_blocks >= threads || column_blocks < row_blocks;
 #pragma omp parallel num_threads(threads)
   {
     const std::int64_t count = omp_get_num_threads(), thread = omp_get_thread_num();
-    const std::int64_t first = std::min(m, blocks * thread / count * kRowBlock);
-    const std::int64_t last = std::min(m, blocks * (thread + 1) / count * kRowBlock);
-    gemm_rows(a, lda, b, ldb, c, ldc, first, last, n, k, accumulate);
+    if (split_rows) {
+      const std::int64_t first = std::min(m, row_blocks * thread / count * kRowBlock);
+      const std::int64_t last = std::min(m, row_blocks * (thread + 1) / count * kRowBlock);
+      gemm_rows(a, lda, b, ldb, c, ldc, first, last, n, k, accumulate);
+    } else {
+      const std::int64_t first = std::min(n, column_blocks * thread / count * kColumnBlock);
+      const std::int64_t last = std::min(n, column_blocks * (thread + 1) / count * kColumnBlock);
+      if (first < last) gemm_rows(a, lda, b + first, ldb, c + first, ldc, 0, m, last - first, k, accumulate);
+    }
   }
 }
 

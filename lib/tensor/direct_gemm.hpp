@@ -14,7 +14,8 @@ namespace neurop::detail {
 // the shapes of FNO layers (k or n of 16 to 128, the other dimension 1000 or more), a
 // profile of a 1D FNO training step put 18% of its time in that copying and zeroing
 // against 42% in the arithmetic. Without libxsmm, Eigen computes the product.
-// Row blocks run on the OpenMP threads when the call is made outside a parallel region.
+// Row or column blocks run on the OpenMP threads when the call is made outside a parallel
+// region.
 // Instantiated for float and double.
 template <typename T>
 void direct_gemm(const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T* c, std::int64_t ldc, std::int64_t m,

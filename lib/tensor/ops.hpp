@@ -61,7 +61,7 @@ Tensor relu(const Tensor& x);
 // Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), as PyTorch's default.
 Tensor gelu(const Tensor& x);
 // SELU with the constants of Klambauer et al. (2017): scale 1.0507009873554805,
-// alpha 1.6732632423543772. The derivative at 0 is taken from the right.
+// alpha 1.6732632423543772. The derivative at 0 is the left-hand value, scale alpha.
 Tensor selu(const Tensor& x);
 // Activation functions by name, for layers that take one as a setting.
 enum class Activation { identity, relu, gelu, tanh, selu, sigmoid };

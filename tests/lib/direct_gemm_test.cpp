@@ -20,7 +20,8 @@ struct GemmCase {
 // Shapes of FNO layers (channel mixing, truncated DFT and its inverse) and shapes whose
 // blocks leave tails in both directions.
 const std::vector<GemmCase> kCases = {{1, 1, 1},     {3, 5, 7},     {64, 1024, 64}, {1280, 32, 1024},
-                                      {130, 300, 17}, {70, 33, 1024}, {5, 600, 3},    {128, 257, 64}};
+                                      {130, 300, 17}, {70, 33, 1024}, {5, 600, 3},    {128, 257, 64},
+                                      {32, 1041, 512}};
 
 // Padding of every leading dimension, so that rows do not follow each other directly.
 constexpr std::int64_t kPad = 3;
@@ -80,17 +81,20 @@ TEST_CASE_TEMPLATE("direct_gemm matches the float64 sum", T, float, double) {
 }
 
 TEST_CASE("direct_gemm same result on 1 and 2 threads") {
-  neurop::Rng rng(3);
-  const std::int64_t m = 1280, n = 32, k = 1024;
-  const std::vector<float> a = random_values<float>(m * k, rng), b = random_values<float>(k * n, rng);
-  std::vector<float> one(static_cast<std::size_t>(m * n)), two(static_cast<std::size_t>(m * n));
-  const int previous = neurop::num_threads();
-  neurop::set_num_threads(1);
-  direct_gemm<float>(a.data(), k, b.data(), n, one.data(), n, m, n, k, false);
-  neurop::set_num_threads(2);
-  direct_gemm<float>(a.data(), k, b.data(), n, two.data(), n, m, n, k, false);
-  neurop::set_num_threads(previous);
-  CHECK(one == two);
+  // Many rows (split by rows) and one row block with many columns (split by columns).
+  for (const GemmCase& c : {GemmCase{1280, 32, 1024}, GemmCase{32, 1041, 512}}) {
+    neurop::Rng rng(3);
+    const std::vector<float> a = random_values<float>(c.m * c.k, rng), b = random_values<float>(c.k * c.n, rng);
+    std::vector<float> one(static_cast<std::size_t>(c.m * c.n)), two(static_cast<std::size_t>(c.m * c.n));
+    const int previous = neurop::num_threads();
+    neurop::set_num_threads(1);
+    direct_gemm<float>(a.data(), c.k, b.data(), c.n, one.data(), c.n, c.m, c.n, c.k, false);
+    neurop::set_num_threads(2);
+    direct_gemm<float>(a.data(), c.k, b.data(), c.n, two.data(), c.n, c.m, c.n, c.k, false);
+    neurop::set_num_threads(previous);
+    INFO("m = ", c.m, ", n = ", c.n, ", k = ", c.k);
+    CHECK(one == two);
+  }
 }
 
 TEST_CASE("direct_gemm with k = 0 writes zeros") {
