@@ -77,7 +77,10 @@ bool libxsmm_rows(const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T*
     const bool short_rows = last - i < rows;
     for (std::int64_t j = 0; j < n; j += columns) {
       const bool short_columns = n - j < columns;
-      const Kernel<T> kernel = short_rows ? (short_columns ? corner : bottom) : (short_columns ? right : full);
+      Kernel<T> kernel = full;
+      if (short_rows && short_columns) kernel = corner;
+      else if (short_rows) kernel = bottom;
+      else if (short_columns) kernel = right;
       kernel(b + j, a + i * lda, c + i * ldc + j);
     }
   }

@@ -10,10 +10,10 @@ namespace neurop::detail {
 // next). Without `accumulate`, C is written without being read, so it may hold anything.
 //
 // With libxsmm in the build, the product runs on its JIT-generated kernels, which read
-// A and B in place. Eigen's GEMM first copies both into packed panels and zeroes C. For
-// the shapes of FNO layers (k or n of 16 to 128, the other dimension 1000 or more), a
-// profile of a 1D FNO training step put 18% of its time in that copying and zeroing
-// against 42% in the arithmetic. Without libxsmm, Eigen computes the product.
+// A and B in place. Eigen's GEMM first copies both into packed panels and zeroes C. FNO
+// layers have k or n of 16 to 128 and the other dimension 1000 or more. For those shapes,
+// a profile of a 1D FNO training step put 18% of its time in that copying and zeroing and
+// 42% in the arithmetic. Without libxsmm, Eigen computes the product.
 // Row or column blocks run on the OpenMP threads when the call is made outside a parallel
 // region.
 // Instantiated for float and double.
