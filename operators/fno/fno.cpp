@@ -4,11 +4,44 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/autodiff/graph.hpp"
 #include "lib/core/error.hpp"
 #include "lib/tensor/ops.hpp"
 #include "lib/tensor/spectral.hpp"
 
 namespace neurop::fno {
+
+namespace {
+
+// The weights of one Fourier layer z -> spectral_conv(z, spectral) + pointwise z + bias.
+struct FourierWeights {
+  Tensor spectral;   // [C_in, C_out, K..., 2]
+  Tensor pointwise;  // [C_out, C_in]
+  Tensor bias;       // [C_out]
+};
+
+// The layer applied after the affine map z -> L z + c, with L [C_in, J] and c [C_in]:
+//   spectral_conv(L z + c, w) + W (L z + c) + b = spectral_conv(z, w') + (W L) z + b'
+//   w'[j, o, ...] = sum_i L[i, j] w[i, o, ...]
+//   b' = b + W c + Re(w[:, :, 0..0])^T c
+// The last term is the spectral convolution of the constant field c: its transform holds
+// only the zero mode, which the inverse transform maps back to a constant.
+FourierWeights fold_input_map(const FourierWeights& layer, const Tensor& map, const Tensor& shift) {
+  const Tensor& w = layer.spectral;
+  const std::int64_t in_channels = w.size(0), out_channels = w.size(1);
+  Shape folded_shape = w.shape();
+  folded_shape[0] = map.size(1);
+  Tensor zero_mode = w;
+  for (std::int64_t axis = 2; axis < w.ndim(); ++axis) zero_mode = slice(zero_mode, axis, 0, 1);
+  zero_mode = reshape(zero_mode, {in_channels, out_channels});
+  const Tensor column = reshape(shift, {in_channels, 1});
+  return {reshape(matmul(map, reshape(w, {in_channels, w.numel() / in_channels}), /*transpose_a=*/true), folded_shape),
+          matmul(layer.pointwise, map),
+          layer.bias + reshape(matmul(layer.pointwise, column) + matmul(zero_mode, column, /*transpose_a=*/true),
+                               {out_channels})};
+}
+
+}  // namespace
 
 void FnoConfig::validate() const {
   NEUROP_CHECK(!modes.empty() && modes.size() <= 3, ValueError,
@@ -118,19 +151,29 @@ Tensor Fno::forward(const Tensor& u) const {
                dtype_name(config_.dtype));
 
   Tensor v = config_.append_grid ? concat({u, grid_channels(u.shape())}, 1) : u;
-  v = lifting_->forward(v);
-
   std::vector<std::int64_t> padding(static_cast<std::size_t>(d), 0);
+  bool padded = false;
   for (int k = 0; k < d; ++k) {
     padding[static_cast<std::size_t>(k)] =
         static_cast<std::int64_t>(std::lround(config_.padding_fraction * static_cast<double>(u.size(k + 2))));
-    v = pad(v, k + 2, 0, padding[static_cast<std::size_t>(k)]);
+    padded = padded || padding[static_cast<std::size_t>(k)] > 0;
   }
-
-  for (std::size_t l = 0; l < spectral_.size(); ++l) {
+  // Inference on an unpadded domain folds the lifting into the first Fourier layer
+  // (see fno.hpp); training records the layers one by one.
+  const bool fold = !GradMode::enabled() && !padded;
+  std::vector<FourierWeights> layers;
+  for (std::size_t l = 0; l < spectral_.size(); ++l)
+    layers.push_back({spectral_[l]->weight, pointwise_[l]->weight, pointwise_[l]->bias});
+  if (fold && v.size(1) < config_.width) {
+    layers.front() = fold_input_map(layers.front(), lifting_->weight, lifting_->bias);
+  } else {
+    v = lifting_->forward(v);
+    for (int k = 0; k < d; ++k) v = pad(v, k + 2, 0, padding[static_cast<std::size_t>(k)]);
+  }
+  for (std::size_t l = 0; l < layers.size(); ++l) {
     // act(spectral_conv(v) + pointwise_conv(v)), fused; no activation after the last layer.
-    const Activation activation = l + 1 < spectral_.size() ? config_.activation : Activation::identity;
-    v = fourier_layer(v, spectral_[l]->weight, pointwise_[l]->weight, pointwise_[l]->bias, activation);
+    const Activation activation = l + 1 < layers.size() ? config_.activation : Activation::identity;
+    v = fourier_layer(v, layers[l].spectral, layers[l].pointwise, layers[l].bias, activation);
   }
 
   for (int k = 0; k < d; ++k) v = slice(v, k + 2, 0, u.size(k + 2));

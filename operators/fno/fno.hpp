@@ -11,6 +11,11 @@
 // The defaults are the FNO paper's 1D Burgers configuration: width 64, 16 modes,
 // 4 layers, GELU, projection 64 -> 128 -> 1.
 //
+// Inference: when no gradient is recorded (NoGradGuard) and the domain is not padded,
+// forward() folds the affine lifting into the first Fourier layer, which then transforms
+// C_in + d channels instead of `width`. The result equals the layer-by-layer evaluation
+// up to rounding (tests/operators/fno_test.cpp).
+//
 // Resolution: the weights do not depend on the grid, so a model trained at one
 // resolution evaluates at any other (modes are clamped on grids that are too coarse,
 // see lib/tensor/spectral.hpp). Padding is a fraction of the grid extent, so the

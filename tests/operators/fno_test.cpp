@@ -111,6 +111,43 @@ TEST_CASE("fno evaluates at other resolutions and with padding") {
   CHECK(max_abs_difference(coarse, slice(fine, 2, 0, 128, 2)) < 1e-3);
 }
 
+TEST_CASE("fno inference matches the recorded forward") {
+  // Without recording, forward() folds the lifting into the first Fourier layer
+  // (operators/fno/fno.hpp); with recording it evaluates layer by layer. The two differ
+  // by rounding only.
+  for (int dims : {1, 2, 3}) {
+    for (std::int64_t channels : {1, 3}) {
+      // 8 points hold all 3 modes; 4 points clamp them to 3 on the last axis and 2 on the others.
+      for (std::int64_t n : {8, 4}) {
+        // With one layer, the folded layer is also the last one (no activation).
+        for (std::int64_t layers : {2, 1}) {
+          INFO("dims ", dims, ", input channels ", channels, ", grid ", n, ", layers ", layers);
+          fno::FnoConfig config = small_config(dims);
+          config.in_channels = channels;
+          config.layers = layers;
+          const fno::Fno model(config);
+          Shape shape = {2, channels};
+          shape.insert(shape.end(), static_cast<std::size_t>(dims), n);
+          const Tensor x = random_tensor(shape, 20 + dims);
+
+          const Tensor recorded = model.forward(x);
+          NoGradGuard no_grad;
+          CHECK(max_abs_difference(recorded, model.forward(x)) < 1e-12);
+        }
+      }
+    }
+  }
+
+  // float32, the Burgers configuration: the same to float rounding.
+  fno::FnoConfig config;
+  config.seed = 3;
+  const fno::Fno model(config);
+  const Tensor x = random_tensor({3, 1, 128}, 30, DType::f32);
+  const Tensor recorded = model.forward(x);
+  NoGradGuard no_grad;
+  CHECK(max_abs_difference(recorded, model.forward(x)) < 1e-5);
+}
+
 TEST_CASE("gradcheck of a whole fno") {
   const fno::Fno model(small_config(1));
   const Tensor x = random_tensor({2, 1, 8}, 7);
