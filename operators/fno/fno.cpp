@@ -20,7 +20,8 @@ struct FourierWeights {
   Tensor bias;       // [C_out]
 };
 
-// The layer applied after the affine map z -> L z + c, with L [C_in, J] and c [C_in]:
+// Returns the weights of the layer applied after the affine map z -> L z + c, with
+// L [C_in, J] and c [C_in]:
 //   spectral_conv(L z + c, w) + W (L z + c) + b = spectral_conv(z, w') + (W L) z + b'
 //   w'[j, o, ...] = sum_i L[i, j] w[i, o, ...]
 //   b' = b + W c + Re(w[:, :, 0..0])^T c
@@ -158,8 +159,8 @@ Tensor Fno::forward(const Tensor& u) const {
         static_cast<std::int64_t>(std::lround(config_.padding_fraction * static_cast<double>(u.size(k + 2))));
     padded = padded || padding[static_cast<std::size_t>(k)] > 0;
   }
-  // Inference on an unpadded domain folds the lifting into the first Fourier layer
-  // (see fno.hpp); training records the layers one by one.
+  // Inference on an unpadded domain folds the lifting into the first Fourier layer (see
+  // fno.hpp). Training records the layers one by one.
   const bool fold = !GradMode::enabled() && !padded;
   std::vector<FourierWeights> layers;
   for (std::size_t l = 0; l < spectral_.size(); ++l)

@@ -113,11 +113,11 @@ TEST_CASE("fno evaluates at other resolutions and with padding") {
 
 TEST_CASE("fno inference matches the recorded forward") {
   // Without recording, forward() folds the lifting into the first Fourier layer
-  // (operators/fno/fno.hpp); with recording it evaluates layer by layer. The two differ
+  // (operators/fno/fno.hpp). With recording it evaluates layer by layer. The two differ
   // by rounding only.
   for (int dims : {1, 2, 3}) {
     for (std::int64_t channels : {1, 3}) {
-      // 8 points hold all 3 modes; 5 and 4 points clamp them to 3 on the last axis and 2
+      // 8 points hold all 3 modes. 5 and 4 points clamp them to 3 on the last axis and 2
       // on the others, and 5 has no Nyquist bin.
       for (std::int64_t n : {8, 5, 4}) {
         // With one layer, the folded layer is also the last one (no activation).
@@ -139,7 +139,7 @@ TEST_CASE("fno inference matches the recorded forward") {
     }
   }
 
-  // float32, the Burgers configuration: the same to float rounding.
+  // In float32, the Burgers configuration agrees to float rounding.
   fno::FnoConfig config;
   config.seed = 3;
   const fno::Fno model(config);
