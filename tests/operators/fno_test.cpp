@@ -117,8 +117,8 @@ TEST_CASE("fno inference matches the recorded forward") {
   // by rounding only.
   for (int dims : {1, 2, 3}) {
     for (std::int64_t channels : {1, 3}) {
-      // 8 points hold all 3 modes. 5 and 4 points clamp them to 3 on the last axis and 2
-      // on the others, and 5 has no Nyquist bin.
+      // 8 points keep all 3 modes on every axis. On 5 and 4 points the last axis still
+      // keeps 3 and the other axes are clamped to 2. An odd extent has no Nyquist bin.
       for (std::int64_t n : {8, 5, 4}) {
         // With one layer, the folded layer is also the last one (no activation).
         for (std::int64_t layers : {2, 1}) {
