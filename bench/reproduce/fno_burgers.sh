@@ -7,12 +7,18 @@
 # Writes docs/results/fno_burgers.md (and JSON beside it).
 #
 # Usage: bench/reproduce/fno_burgers.sh [--with-neuraloperator] [--epochs N] [--threads N]
-#                                       [--schedule step|cosine]
+#                                       [--schedule step|cosine] [--parameters paper|repository]
 #   --with-neuraloperator  also trains the FNO of the neuraloperator package (PyPI, in
 #                          bench/.venv) on the same files and reports its errors beside ours
 #   --schedule cosine      anneals the rate from 1e-3 to 0 over the epochs instead of the
 #                          paper's step decay, and writes docs/results/fno_burgers_cosine.md
 #                          (neurop only)
+#   --parameters repository
+#                          generates the data with the parameters of the data-generation
+#                          script in the neuraloperator repository (data_generation/burgers/
+#                          gen_burgers1.m: nu = 1e-3, u0 ~ N(0, 49^2 (-Laplacian + 49 I)^(-2.5)))
+#                          instead of the parameters stated in the paper, and writes
+#                          docs/results/fno_burgers_repository.md
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,14 +26,16 @@ epochs=500
 threads=2
 with_reference=0
 schedule=step
+parameters=paper
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --with-neuraloperator) with_reference=1; shift ;;
     --epochs) epochs="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --schedule) schedule="$2"; shift 2 ;;
-    *) echo "fno_burgers.sh: unknown option '$1'; expected --with-neuraloperator, --epochs N, --threads N or" \
-            "--schedule step|cosine" >&2
+    --parameters) parameters="$2"; shift 2 ;;
+    *) echo "fno_burgers.sh: unknown option '$1'; expected --with-neuraloperator, --epochs N, --threads N," \
+            "--schedule step|cosine or --parameters paper|repository" >&2
        exit 2 ;;
   esac
 done
@@ -36,6 +44,12 @@ case "$schedule" in
   cosine) schedule_options="--schedule cosine"; page=fno_burgers_cosine ;;
   *) echo "fno_burgers.sh: invalid --schedule '$schedule'; expected step or cosine" >&2; exit 2 ;;
 esac
+case "$parameters" in
+  paper) generator_options=""; suffix="" ;;
+  repository) generator_options="--nu 1e-3 --sigma 49 --tau 7 --gamma 2.5"; suffix="_repository" ;;
+  *) echo "fno_burgers.sh: invalid --parameters '$parameters'; expected paper or repository" >&2; exit 2 ;;
+esac
+page="$page$suffix"
 if [[ $schedule == cosine && $with_reference -eq 1 ]]; then
   echo "fno_burgers.sh: --with-neuraloperator runs the step schedule only; drop one of the two options" >&2
   exit 2
@@ -44,24 +58,25 @@ fi
 scripts/setup.sh build
 neurop=build/apps/neurop
 work=runs/reproduce/fno_burgers
-model="$work/fno.h5"
-[[ $schedule == step ]] || model="$work/fno_$schedule.h5"
+model="$work/fno$suffix.h5"
+[[ $schedule == step ]] || model="$work/fno_$schedule$suffix.h5"
 results=docs/results
 mkdir -p "$work" "$results"
-data="$work/burgers.h5"
+data="$work/burgers$suffix.h5"
 resolutions=256,512,1024,2048,4096,8192
 
 if [[ ! -f "$data" ]]; then
-  "$neurop" generate burgers --samples 1100 --resolution 8192 --seed 0 --threads "$threads" --out "$data"
+  "$neurop" generate burgers --samples 1100 --resolution 8192 --seed 0 $generator_options \
+    --threads "$threads" --out "$data"
 fi
 
 start=$(date +%s)
 "$neurop" train --data "$data" --ntrain 1000 --ntest 100 --resolution 1024 --epochs "$epochs" \
   --batch-size 20 --lr 1e-3 --weight-decay 1e-4 $schedule_options \
-  --evaluate-every 25 --log-every 25 --threads "$threads" --checkpoint "$model" | tee "$work/train_$schedule.log"
+  --evaluate-every 25 --log-every 25 --threads "$threads" --checkpoint "$model" | tee "$work/train_$schedule$suffix.log"
 neurop_seconds=$(($(date +%s) - start))
 "$neurop" evaluate --checkpoint "$model" --data "$data" --ntest 100 --resolutions "$resolutions" \
-  --threads "$threads" --out "$work/neurop_$schedule.json"
+  --threads "$threads" --out "$work/neurop_$schedule$suffix.json"
 
 reference_json=""
 reference_seconds=""
@@ -71,16 +86,16 @@ if [[ $with_reference -eq 1 ]]; then
   bench/.venv/bin/python bench/reproduce/neuraloperator_burgers.py --train "$data" --test "$data" \
     --ntrain 1000 --ntest 100 --resolution 1024 --epochs "$epochs" --batch 20 --lr 1e-3 \
     --step 100 --gamma 0.5 --weight-decay 1e-4 --threads "$threads" \
-    --eval-resolutions "$resolutions" --out "$work/neuraloperator.json"
+    --eval-resolutions "$resolutions" --out "$work/neuraloperator$suffix.json"
   reference_seconds=$(($(date +%s) - start))
-  reference_json="$work/neuraloperator.json"
+  reference_json="$work/neuraloperator$suffix.json"
 fi
 
-python3 - "$work/neurop_$schedule.json" "$neurop_seconds" "$epochs" "$threads" "$reference_json" \
-  "$reference_seconds" "$schedule" > "$results/$page.md" <<'PYTHON'
+python3 - "$work/neurop_$schedule$suffix.json" "$neurop_seconds" "$epochs" "$threads" "$reference_json" \
+  "$reference_seconds" "$schedule" "$parameters" > "$results/$page.md" <<'PYTHON'
 import json, platform, subprocess, sys
 
-neurop_file, neurop_seconds, epochs, threads, reference_file, reference_seconds, schedule = sys.argv[1:8]
+neurop_file, neurop_seconds, epochs, threads, reference_file, reference_seconds, schedule, parameters = sys.argv[1:9]
 ours = {r["resolution"]: r["relative_l2"] for r in json.load(open(neurop_file))["results"]}
 reference = {}
 reference_info = {}
@@ -94,7 +109,11 @@ decay = "x0.5 every 100 epochs" if schedule == "step" else "cosine annealing to 
 print(f"Setting of the FNO paper: 1000 training and 100 test samples, trained at s = 1024 for {epochs} epochs "
       f"(Adam, lr 1e-3, weight decay 1e-4, {decay}, batch 20), width 64, 16 modes, 4 layers. "
       + ("" if schedule == "step" else "The paper halves the rate every 100 epochs instead. ") +
-      "Data from `neurop generate burgers` (seed 0, 8192-point solver grid). The errors are means over the "
+      "Data from `neurop generate burgers` (seed 0, 8192-point solver grid). "
+      + ("" if parameters == "paper" else "The generator ran with the parameters of the neuraloperator "
+         "repository's data-generation script `data_generation/burgers/gen_burgers1.m`: nu = 1e-3 and "
+         "u0 ~ N(0, 49^2 (-Laplacian + 49 I)^(-2.5)). The paper states nu = 0.1 and "
+         "u0 ~ N(0, 625 (-Laplacian + 25 I)^(-2)). ") + "The errors are means over the "
       "100 test samples of ||u_pred - u|| / ||u|| on the evaluation grid, without retraining.\n")
 header = "| resolution | neurop |" + (" neuraloperator |" if reference else "")
 print(header)
@@ -121,6 +140,7 @@ if reference:
 print(f"- Machine: {cpu}, {thread_words}; Linux {platform.release()}.")
 print("- Command: `bench/reproduce/fno_burgers.sh" + (" --with-neuraloperator" if reference else "") +
       (f" --epochs {epochs}" if epochs != "500" else "") + (f" --schedule {schedule}" if schedule != "step" else "") +
-      (f" --threads {threads}" if threads != "2" else "") + "`")
+      (f" --threads {threads}" if threads != "2" else "") +
+      (f" --parameters {parameters}" if parameters != "paper" else "") + "`")
 PYTHON
 cat "$results/$page.md"
