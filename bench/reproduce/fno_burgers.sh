@@ -17,8 +17,9 @@
 #                          generates the data with the parameters of the data-generation
 #                          script in the neuraloperator repository (data_generation/burgers/
 #                          gen_burgers1.m: nu = 1e-3, u0 ~ N(0, 49^2 (-Laplacian + 49 I)^(-2.5)))
-#                          instead of the parameters stated in the paper, and writes
-#                          docs/results/fno_burgers_repository.md
+#                          instead of the parameters stated in the paper. The page name
+#                          gets the suffix _repository (fno_burgers_repository.md,
+#                          fno_burgers_cosine_repository.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
