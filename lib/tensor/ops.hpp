@@ -129,6 +129,14 @@ Tensor batch_outer(const Tensor& a, const Tensor& b);
 // and the activation run per sample in one pass.
 Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
                       Activation activation = Activation::identity);
+// Two pointwise convolutions with an activation between them, the projection of a
+// neural operator: pointwise_conv(pointwise_conv(x, w1, b1, activation), w2, b2) for
+// x [B, C_in, *spatial], w1 [H, C_in], b1 [H], w2 [C_out, H], b2 [C_out] (both biases
+// defined) -> [B, C_out, *spatial]. When no input needs a gradient, each block of points
+// passes through both layers while its H hidden values are in cache, so the hidden
+// tensor is never stored. Otherwise the two layers are recorded one by one.
+Tensor pointwise_mlp(const Tensor& x, const Tensor& w1, const Tensor& b1, Activation activation, const Tensor& w2,
+                     const Tensor& b2);
 
 // Throws ShapeError naming `op` unless a and b share a dtype.
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);

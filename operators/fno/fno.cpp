@@ -178,8 +178,8 @@ Tensor Fno::forward(const Tensor& u) const {
   }
 
   for (int k = 0; k < d; ++k) v = slice(v, k + 2, 0, u.size(k + 2));
-  v = pointwise_conv(v, projection_hidden_->weight, projection_hidden_->bias, config_.activation);
-  return projection_out_->forward(v);
+  return pointwise_mlp(v, projection_hidden_->weight, projection_hidden_->bias, config_.activation,
+                       projection_out_->weight, projection_out_->bias);
 }
 
 }  // namespace neurop::fno

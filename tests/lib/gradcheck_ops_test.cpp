@@ -125,6 +125,10 @@ TEST_CASE("gradcheck matrix products") {
     check_first_and_second(activation_name(activation), f, inputs);
     CHECK(f(inputs).to_vector() == activate(pointwise_conv(inputs[0], inputs[1], inputs[2]), activation).to_vector());
   }
+  check_first_and_second(
+      "pointwise_mlp", [](const auto& v) { return pointwise_mlp(v[0], v[1], v[2], Activation::gelu, v[3], v[4]); },
+      {random_tensor({2, 3, 5}, 46), random_tensor({4, 3}, 47), random_tensor({4}, 48), random_tensor({2, 4}, 49),
+       random_tensor({2}, 50)});
   // Products of products: the second derivative of matmul is non-trivial only here.
   check_first_and_second("matmul chain", [](const auto& v) { return matmul(tanh(matmul(v[0], v[1])), v[1], false, true); },
                          {a, b});

@@ -3,6 +3,7 @@
 #include "lib/autodiff/graph.hpp"
 #include "lib/tensor/ops.hpp"
 #include "tests/support/check.hpp"
+#include "tests/support/tensors.hpp"
 
 using namespace neurop;
 using neurop::testing::kF32Tight;
@@ -163,4 +164,33 @@ TEST_CASE("in-place writes to graph tensors are rejected") {
   Tensor y = exp(x);
   CHECK_THROWS_AS(y.fill_(0.0), ValueError);
   CHECK_THROWS_AS(y.set_requires_grad(), ValueError);
+}
+
+TEST_CASE("pointwise_mlp fused path equals two layers") {
+  // 2 x 300 = 600 points per sample: two full blocks of 256 and a partial one.
+  for (DType dtype : {DType::f32, DType::f64}) {
+    INFO("dtype ", dtype_name(dtype));
+    const Tensor x = testing::random_tensor({3, 5, 2, 300}, 41, dtype);
+    const Tensor w1 = testing::random_tensor({7, 5}, 42, dtype), b1 = testing::random_tensor({7}, 43, dtype);
+    const Tensor w2 = testing::random_tensor({2, 7}, 44, dtype), b2 = testing::random_tensor({2}, 45, dtype);
+    const Tensor fused = pointwise_mlp(x, w1, b1, Activation::gelu, w2, b2);
+    const Tensor layered = pointwise_conv(pointwise_conv(x, w1, b1, Activation::gelu), w2, b2);
+    REQUIRE(fused.shape() == (Shape{3, 2, 2, 300}));
+    const testing::Tolerance tolerance = dtype == DType::f32 ? kF32Tight : kF64Tight;
+    CHECK(testing::max_abs_difference(fused, layered) <= tolerance.abs);
+  }
+}
+
+TEST_CASE("pointwise_mlp rejects unchained weights") {
+  const Tensor x = Tensor::zeros({1, 3, 4}, DType::f64);
+  const Tensor w1 = Tensor::zeros({6, 3}, DType::f64), b1 = Tensor::zeros({6}, DType::f64);
+  const Tensor b2 = Tensor::zeros({1}, DType::f64);
+  const std::string message =
+      testing::message_of([&] { pointwise_mlp(x, w1, b1, Activation::gelu, Tensor::zeros({1, 5}, DType::f64), b2); });
+  CHECK(message.find("[1, 5]") != std::string::npos);
+  CHECK(message.find("[6, 3]") != std::string::npos);
+  CHECK_THROWS_AS(pointwise_mlp(Tensor::zeros({1, 4, 4}, DType::f64), w1, b1, Activation::gelu,
+                                Tensor::zeros({1, 6}, DType::f64), b2),
+                  ShapeError);
+  CHECK_THROWS_AS(pointwise_mlp(x, w1, b1, Activation::gelu, Tensor::zeros({1, 6}, DType::f64), Tensor()), ShapeError);
 }
