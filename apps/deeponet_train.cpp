@@ -471,10 +471,10 @@ int run_deeponet_train(const CLI::App& app) {
     save_checkpoint(checkpoint, model->module(), optimizer.get(), info);
   };
 
-  logger().info("training epochs {} to {} of {}, {} functions per step ({} form), {} lr {} with {} schedule, "
+  logger().info("training epochs {} to {} of {}, {} functions per step ({} form), {} lr {}, schedule {} (t counts {}), "
                 "loss {}",
                 start_epoch + 1, s.stop_epoch, s.epochs, batch_size, deeponet::form_name(form), optimizer->name(), s.learning_rate,
-                schedule->describe(), loss_name);
+                schedule->describe(), s.schedule == "onecycle" ? "optimizer steps" : "epochs", loss_name);
   const std::int64_t test_batch = std::max<std::int64_t>(batch_size, 100);
   const train::TrainResult result = train::fit(
       model->module(), *optimizer, *schedule, train.size(),

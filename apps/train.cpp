@@ -202,8 +202,9 @@ int run_train(const TrainOptions& o) {
     save_checkpoint(checkpoint, model->module(), optimizer.get(), info);
   };
 
-  logger().info("training {} epochs (from epoch {}), batch {}, {} lr {} with {} schedule, loss {}", o.epochs,
-                start_epoch, o.batch_size, optimizer->name(), o.learning_rate, schedule->describe(), loss.name);
+  logger().info("training {} epochs (from epoch {}), batch {}, {} lr {}, schedule {} (t counts {}), loss {}", o.epochs,
+                start_epoch, o.batch_size, optimizer->name(), o.learning_rate, schedule->describe(),
+                o.schedule == "onecycle" ? "optimizer steps" : "epochs", loss.name);
   double last_test = std::numeric_limits<double>::quiet_NaN();
   const train::TrainResult result = train::fit(
       model->module(), *optimizer, *schedule, o.ntrain,

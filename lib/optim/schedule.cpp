@@ -52,7 +52,7 @@ double CosineSchedule::rate(std::int64_t t) const {
 }
 
 std::string CosineSchedule::describe() const {
-  return fmt::format("cosine from {} to {} over {}", base_, minimum_, total_);
+  return fmt::format("cosine from {} to {} over t = 0..{}", base_, minimum_, total_);
 }
 
 OneCycleSchedule::OneCycleSchedule(double maximum, std::int64_t total, double pct_start, double div_factor,
@@ -79,7 +79,7 @@ double OneCycleSchedule::rate(std::int64_t t) const {
 }
 
 std::string OneCycleSchedule::describe() const {
-  return fmt::format("one-cycle to {} over {} (warm-up fraction {})", maximum_, total_, pct_start_);
+  return fmt::format("one-cycle to {} over t = 0..{} (warm-up fraction {})", maximum_, total_, pct_start_);
 }
 
 }  // namespace neurop::optim
