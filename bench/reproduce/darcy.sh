@@ -17,6 +17,7 @@
 #     one run whose two OpenMP threads wait for each other)
 #   FNO_EPOCHS [500]   FNO_LR [1e-3]    step schedule halving the rate every FNO_EPOCHS / 5
 #                                       epochs (the FNO paper: 500 epochs, every 100)
+#   FNO_SCHEDULE [step]: step as above, or cosine (from FNO_LR down to 0 over FNO_EPOCHS)
 #   MGNO_EPOCHS [500]  MGNO_LR [3e-4]   one-cycle schedule (the MgNO code's Darcy run)
 #   FNO_EPOCHS_<s>, MGNO_EPOCHS_<s>: the epoch count for grid size s only (e.g. FNO_EPOCHS_141)
 #   PYTHON [bench/.venv/bin/python] for the picture and summary; skipped when it is missing.
@@ -37,12 +38,17 @@ MODELS=${MODELS-"fno mgno"}
 PARALLEL=${PARALLEL:-0}
 FNO_EPOCHS=${FNO_EPOCHS:-500}
 FNO_LR=${FNO_LR:-1e-3}
+FNO_SCHEDULE=${FNO_SCHEDULE:-step}
 MGNO_EPOCHS=${MGNO_EPOCHS:-500}
 MGNO_LR=${MGNO_LR:-3e-4}
 PYTHON=${PYTHON:-bench/.venv/bin/python}
 
 PAUSE_FILE=${PAUSE_FILE:-}
 
+case $FNO_SCHEDULE in
+  step | cosine) ;;
+  *) echo "FNO_SCHEDULE=$FNO_SCHEDULE is invalid; use step or cosine" >&2; exit 1 ;;
+esac
 [[ -x $NEUROP ]] || { echo "neurop program not found at $NEUROP; build it or set NEUROP" >&2; exit 1; }
 
 # Runs a command; while $PAUSE_FILE exists the command is stopped. Returns its status.
@@ -69,11 +75,13 @@ mkdir -p "$OUT"
 # 128, pointwise Gaussian normalisation of a and u, relative L2 loss on decoded outputs,
 # Adam with weight decay 1e-4, batch 20, the rate halved every ceil(epochs / 5) epochs, and 9
 # zero points of padding at s = 85 (a fraction 9/85 of each axis at every size).
+# FNO_SCHEDULE=cosine replaces the halving with a cosine decay over all epochs.
 fno_options() {
-  local epochs=$1
+  local epochs=$1 schedule="--schedule cosine"
+  [[ $FNO_SCHEDULE == step ]] && schedule="--schedule step --step-size $(((epochs + 4) / 5)) --gamma 0.5"
   echo "--model fno --width 32 --modes 12 --layers 4 --projection-width 128 --padding 0.10588 \
     --normalizer pointwise --loss relative-l2 --optimizer adam --lr $FNO_LR --weight-decay 1e-4 \
-    --batch-size 20 --schedule step --step-size $(((epochs + 4) / 5)) --gamma 0.5 --epochs $epochs"
+    --batch-size 20 $schedule --epochs $epochs"
 }
 
 # MgNO as in the authors' Darcy script: 5 layers of width 24, pre-smoothing 1,1,1,2,2 on
