@@ -78,7 +78,9 @@ mkdir -p "$OUT"
 # FNO_SCHEDULE=cosine replaces the halving with a cosine decay over all epochs.
 fno_options() {
   local epochs=$1 schedule="--schedule cosine"
-  [[ $FNO_SCHEDULE == step ]] && schedule="--schedule step --step-size $(((epochs + 4) / 5)) --gamma 0.5"
+  if [[ $FNO_SCHEDULE == step ]]; then
+    schedule="--schedule step --step-size $(((epochs + 4) / 5)) --gamma 0.5"
+  fi
   echo "--model fno --width 32 --modes 12 --layers 4 --projection-width 128 --padding 0.10588 \
     --normalizer pointwise --loss relative-l2 --optimizer adam --lr $FNO_LR --weight-decay 1e-4 \
     --batch-size 20 $schedule --epochs $epochs"

@@ -129,8 +129,8 @@ Tensor batch_outer(const Tensor& a, const Tensor& b);
 // and the activation run per sample in one pass.
 Tensor pointwise_conv(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
                       Activation activation = Activation::identity);
-// Two pointwise convolutions with an activation between them, the projection of a
-// neural operator: pointwise_conv(pointwise_conv(x, w1, b1, activation), w2, b2) for
+// Applies two pointwise convolutions with an activation between them (the projection of
+// a neural operator): pointwise_conv(pointwise_conv(x, w1, b1, activation), w2, b2) for
 // x [B, C_in, *spatial], w1 [H, C_in], b1 [H], w2 [C_out, H], b2 [C_out] (both biases
 // defined) -> [B, C_out, *spatial]. When no input needs a gradient, each block of points
 // passes through both layers while its H hidden values are in cache, so the hidden

@@ -380,7 +380,9 @@ constexpr std::int64_t kMlpColumnBlock = 256;
 
 Tensor pointwise_mlp(const Tensor& x, const Tensor& w1, const Tensor& b1, Activation activation, const Tensor& w2,
                      const Tensor& b2) {
-  NEUROP_CHECK(b1.defined() && b2.defined(), ShapeError, "pointwise_mlp: a bias is missing (b1 defined: {}, b2 defined: {}); pass one for each layer", b1.defined(), b2.defined());
+  NEUROP_CHECK(b1.defined() && b2.defined(), ShapeError,
+               "pointwise_mlp: a bias is missing (b1 defined: {}, b2 defined: {}); pass one for each layer",
+               b1.defined(), b2.defined());
   NEUROP_CHECK(w2.ndim() == 2 && w1.ndim() == 2 && w2.size(1) == w1.size(0), ShapeError,
                "pointwise_mlp: second weight {} must be [out_channels, {}] to follow the first weight {}",
                shape_string(w2.shape()), w1.ndim() == 2 ? w1.size(0) : -1, shape_string(w1.shape()));
