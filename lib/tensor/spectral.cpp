@@ -31,6 +31,7 @@
 #include "lib/core/fftw_planner.hpp"
 #include "lib/tensor/direct_gemm.hpp"
 #include "lib/tensor/kernels.hpp"
+#include "lib/tensor/mode_mix.hpp"
 #include "lib/tensor/ops.hpp"
 #include "lib/tensor/unary_specs.hpp"
 
@@ -111,6 +112,39 @@ std::shared_ptr<const RowMatrix<T>> real_axis_matrix_transposed(std::int64_t siz
   std::lock_guard<std::mutex> lock(mutex);
   auto& entry = cache[{size, m, scaling}];
   if (!entry) entry = std::make_shared<RowMatrix<T>>(a->transpose());
+  return entry;
+}
+
+// Half-axis synthesis matrices for n = 0 .. H-1, H = N/2 + 1 (integer division):
+// cosines [m, H] with entries w_k cos theta and sines [m, H] with entries w_k sin theta.
+// theta at N - n is -theta at n, so with P = Re(G) cosines and Q = Im(G) sines the
+// synthesis is y_n = P_n - Q_n and y_{N-n} = P_n + Q_n.
+template <typename T>
+struct HalfAxisMatrices {
+  RowMatrix<T> cosines, sines;
+};
+
+template <typename T>
+std::shared_ptr<const HalfAxisMatrices<T>> half_axis_matrices(std::int64_t size, std::int64_t m, Scaling scaling) {
+  static std::mutex mutex;
+  static std::map<std::tuple<std::int64_t, std::int64_t, Scaling>, std::shared_ptr<const HalfAxisMatrices<T>>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& entry = cache[{size, m, scaling}];
+  if (!entry) {
+    const std::int64_t half = size / 2 + 1;
+    auto matrices = std::make_shared<HalfAxisMatrices<T>>();
+    matrices->cosines.resize(m, half);
+    matrices->sines.resize(m, half);
+    for (std::int64_t k = 0; k < m; ++k) {
+      const double w = real_axis_weight(k, size, scaling);
+      for (std::int64_t n = 0; n < half; ++n) {
+        const double theta = dft_angle(k, n, size);
+        matrices->cosines(k, n) = static_cast<T>(w * std::cos(theta));
+        matrices->sines(k, n) = static_cast<T>(w * std::sin(theta));
+      }
+    }
+    entry = matrices;
+  }
   return entry;
 }
 
@@ -585,6 +619,11 @@ Tensor mix_values(MixKind kind, const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(out_shape, a.dtype());
 
   dispatch(a.dtype(), [&]<typename T>() {
+    if constexpr (std::is_same_v<T, float>) {
+      if (kind == MixKind::mix &&
+          detail::mix_modes_rowwise(a.data<T>(), b.data<T>(), out.data<T>(), rows, inner, cols, k))
+        return;
+    }
     // Mode m of a [P, Q, K] complex array is the [P, Q] matrix that starts at element m,
     // with row stride Q K and column stride K. The products therefore read and write the
     // tensors in place, without transposing them to [K, P, Q] first.
@@ -895,18 +934,56 @@ Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tenso
   const bool recording = needs_graph({x, w, pointwise_weight, bias});
   Tensor y = Tensor::empty(out_shape, x.dtype());
   Tensor slope = recording && activation != Activation::identity ? Tensor::empty(out_shape, x.dtype()) : Tensor();
-#pragma omp parallel for schedule(static) if (batch > 1)
-  for (std::int64_t b = 0; b < batch; ++b) {
-    Tensor y_b = detail::sample_view(y, b, 1);
-    Tensor y_flat = y_b.reshape({1, out_channels, points});
-    pointwise_values(detail::sample_view(x, b, 1).reshape({1, in_channels, points}), pointwise_weight,
-                     /*transpose=*/false, y_flat);
-    synthesis_values(detail::sample_view(mixed, b, 1), sizes, Scaling::inverse, y_b, /*accumulate=*/true);
-    dispatch(x.dtype(), [&]<typename T>() {
+  // On one axis with the matrix backend, the synthesis runs on half of the axis (see
+  // half_axis_matrices) and its two halves are combined in the pass that adds the bias.
+  const bool half_axis = d == 1 && use_matrix_backend(sizes, modes);
+#pragma omp parallel if (batch > 1)
+  dispatch(x.dtype(), [&]<typename T>() {
+    const std::int64_t m = modes.back(), half = points / 2 + 1;
+    // Per thread: Re(G), Im(G) [C_out, m] and P, Q [C_out, H] of one sample.
+    Eigen::Matrix<T, Eigen::Dynamic, 1> re_im, sums;
+    std::shared_ptr<const HalfAxisMatrices<T>> matrices;
+    if (half_axis) {
+      re_im.resize(2 * out_channels * m);
+      sums.resize(2 * out_channels * half);
+      matrices = half_axis_matrices<T>(points, m, Scaling::inverse);
+    }
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < batch; ++b) {
+      Tensor y_b = detail::sample_view(y, b, 1);
+      Tensor y_flat = y_b.reshape({1, out_channels, points});
+      pointwise_values(detail::sample_view(x, b, 1).reshape({1, in_channels, points}), pointwise_weight,
+                       /*transpose=*/false, y_flat);
       const std::int64_t offset = b * out_channels * points;
+      T* const p = sums.data();
+      T* const q = half_axis ? p + out_channels * half : nullptr;
+      if (half_axis) {
+        T* const re = re_im.data();
+        T* const im = re + out_channels * m;
+        const T* g = mixed.data<T>() + b * out_channels * m * 2;
+        for (std::int64_t j = 0; j < out_channels * m; ++j) {
+          re[j] = g[2 * j];
+          im[j] = g[2 * j + 1];
+        }
+        detail::direct_gemm<T>(re, m, matrices->cosines.data(), half, p, half, out_channels, half, m,
+                               /*accumulate=*/false);
+        detail::direct_gemm<T>(im, m, matrices->sines.data(), half, q, half, out_channels, half, m,
+                               /*accumulate=*/false);
+      } else {
+        synthesis_values(detail::sample_view(mixed, b, 1), sizes, Scaling::inverse, y_b, /*accumulate=*/true);
+      }
       for (std::int64_t row = 0; row < out_channels; ++row) {
         T* values = y.data<T>() + offset + row * points;
-        detail::ArrayMap<T>(values, points) += bias.data<T>()[row];
+        const T shift = bias.data<T>()[row];
+        if (half_axis) {
+          // y_n += P_n - Q_n + b for n < H, y_{N-n} += P_n + Q_n + b for 1 <= n <= N - H.
+          const detail::ConstArrayMap<T> p_row(p + row * half, half), q_row(q + row * half, half);
+          detail::ArrayMap<T>(values, half) += p_row - q_row + shift;
+          const std::int64_t rest = points - half;
+          detail::ArrayMap<T>(values + half, rest) += (p_row.segment(1, rest) + q_row.segment(1, rest)).reverse() + shift;
+        } else {
+          detail::ArrayMap<T>(values, points) += shift;
+        }
         if (slope.defined()) {
           detail::activation_forward_and_slope<T>(activation, values, values, slope.data<T>() + offset + row * points,
                                                   points);
@@ -914,8 +991,8 @@ Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tenso
           detail::activation_forward<T>(activation, values, values, points);
         }
       }
-    });
-  }
+    }
+  });
 
   if (recording) {
     record(y, std::make_shared<FourierLayerNode>(x, w, pointwise_weight, bias, spectrum, slope, modes, activation),

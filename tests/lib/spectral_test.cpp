@@ -17,6 +17,8 @@ using neurop::testing::random_tensor;
 using neurop::testing::max_abs_difference;
 using neurop::testing::kF64Loose;
 using neurop::testing::kF64Tight;
+using neurop::testing::is_close;
+using neurop::testing::Tolerance;
 using Complex = std::complex<double>;
 
 namespace {
@@ -198,10 +200,46 @@ TEST_CASE("gradcheck spectral operations") {
   }
 }
 
+TEST_CASE("float32 mode mixing matches complex sums") {
+  // Shapes cover one and two vectors of modes per row, partial vectors, blocks of 1 to 4
+  // output channels and the modes of two spatial axes.
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{5, 3, 11, 2}, {3, 2, 11, 2}}, {{1, 2, 3, 2}, {2, 3, 3, 2}},      {{9, 4, 20, 2}, {4, 2, 20, 2}},
+      {{4, 64, 16, 2}, {64, 3, 16, 2}}, {{3, 2, 4, 3, 2}, {2, 5, 4, 3, 2}}, {{2, 1, 8, 2}, {1, 1, 8, 2}}};
+  std::uint64_t seed = 40;
+  for (const auto& [x_shape, w_shape] : cases) {
+    const Tensor x = random_tensor(x_shape, seed++, DType::f32), w = random_tensor(w_shape, seed++, DType::f32);
+    const Tensor out = spectral_mix(x, w);
+    const std::int64_t batch = x.size(0), in = x.size(1), out_channels = w.size(1), modes = x.numel() / batch / in / 2;
+    Shape expected_shape = x_shape;
+    expected_shape[1] = out_channels;
+    REQUIRE(out.shape() == expected_shape);
+    const auto xv = x.to_vector(), wv = w.to_vector(), ov = out.to_vector();
+    // The float32 products are summed over up to 64 channels of values in [-1, 1).
+    const Tolerance tolerance{1e-6 * static_cast<double>(in), 1e-5};
+    int mismatches = 0;
+    for (std::int64_t b = 0; b < batch; ++b)
+      for (std::int64_t o = 0; o < out_channels; ++o)
+        for (std::int64_t k = 0; k < modes; ++k) {
+          Complex expected = 0;
+          for (std::int64_t i = 0; i < in; ++i) {
+            const auto xi = static_cast<std::size_t>(((b * in + i) * modes + k) * 2);
+            const auto wi = static_cast<std::size_t>(((i * out_channels + o) * modes + k) * 2);
+            expected += Complex(xv[xi], xv[xi + 1]) * Complex(wv[wi], wv[wi + 1]);
+          }
+          const auto oi = static_cast<std::size_t>(((b * out_channels + o) * modes + k) * 2);
+          if (!is_close(ov[oi], expected.real(), tolerance) || !is_close(ov[oi + 1], expected.imag(), tolerance))
+            ++mismatches;
+        }
+    CHECK_MESSAGE(mismatches == 0, "x ", shape_string(x_shape), ", w ", shape_string(w_shape));
+  }
+}
+
 TEST_CASE("fused fourier layer equals its parts") {
   for (SpectralBackend backend : kBackends) {
     BackendScope scope(backend);
-    for (const Shape& shape : {Shape{3, 2, 16}, Shape{2, 2, 6, 7}}) {
+    // 1D: even, odd, and even with the Nyquist bin kept (5 modes of 8 points); batch 1.
+    for (const Shape& shape : {Shape{3, 2, 16}, Shape{2, 2, 9}, Shape{1, 2, 8}, Shape{2, 2, 6, 7}}) {
       const auto d = static_cast<std::int64_t>(shape.size()) - 2;
       Shape weight_shape = {2, 3};
       for (std::int64_t i = 0; i < d; ++i) weight_shape.push_back(i + 1 == d ? 5 : 6);  // clamped on the 6 x 7 grid
@@ -213,6 +251,20 @@ TEST_CASE("fused fourier layer equals its parts") {
       INFO("shape ", shape_string(shape));
       CHECK(max_abs_difference(fourier_layer(x, w, p, b), spectral_conv(x, w) + pointwise_conv(x, p, b)) < 1e-13);
     }
+  }
+}
+
+TEST_CASE("float32 fourier layer matches float64") {
+  // One axis with the matrix backend uses the half-axis synthesis, on odd and even lengths.
+  BackendScope scope(SpectralBackend::dft);
+  for (const Shape& shape : {Shape{5, 3, 64}, Shape{2, 3, 33}, Shape{2, 3, 10}}) {
+    const Tensor x = random_tensor(shape, 44), w = random_tensor({3, 4, 6, 2}, 45);
+    const Tensor p = random_tensor({4, 3}, 46), b = random_tensor({4}, 47);
+    const Tensor expected = gelu(spectral_conv(x, w) + pointwise_conv(x, p, b));
+    const Tensor actual = fourier_layer(x.to(DType::f32), w.to(DType::f32), p.to(DType::f32), b.to(DType::f32),
+                                        Activation::gelu);
+    INFO("shape ", shape_string(shape));
+    CHECK(max_abs_difference(actual.to(DType::f64), expected) < 1e-5);
   }
 }
 
