@@ -5,11 +5,13 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <numbers>
 
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include "lib/tensor/gelu_table.hpp"
 #include "lib/tensor/kernels.hpp"
 #include "lib/tensor/ops.hpp"
 
@@ -248,7 +250,8 @@ struct SeluSpec {
 
 namespace neurop::detail {
 
-// y = act(z) over n contiguous values; y may equal z.
+// y = act(z) over n contiguous values; y may equal z. GELU in float uses
+// gelu_table_forward where the build has AVX-512, so it differs from gelu() by rounding.
 template <typename T>
 void activation_forward(Activation activation, const T* z, T* y, std::int64_t n) {
   using namespace unary_specs;
@@ -257,7 +260,12 @@ void activation_forward(Activation activation, const T* z, T* y, std::int64_t n)
   switch (activation) {
     case Activation::identity: out = in; break;
     case Activation::relu: out = ReluSpec{}.forward_array<T>(in); break;
-    case Activation::gelu: out = GeluSpec{}.forward_array<T>(in); break;
+    case Activation::gelu:
+      if constexpr (std::is_same_v<T, float>) {
+        if (gelu_table_forward(z, y, n)) break;
+      }
+      out = GeluSpec{}.forward_array<T>(in);
+      break;
     case Activation::tanh: out = TanhSpec{}.forward_array<T>(in); break;
     case Activation::selu: out = SeluSpec{}.forward_array<T>(in); break;
     case Activation::sigmoid: out = SigmoidSpec{}.forward_array<T>(in); break;

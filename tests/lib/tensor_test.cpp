@@ -1,7 +1,13 @@
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <vector>
+
 #include <doctest/doctest.h>
 
 #include "lib/autodiff/graph.hpp"
 #include "lib/tensor/ops.hpp"
+#include "lib/tensor/unary_specs.hpp"
 #include "tests/support/check.hpp"
 #include "tests/support/tensors.hpp"
 
@@ -179,6 +185,36 @@ TEST_CASE("pointwise_mlp fused path equals two layers") {
     const testing::Tolerance tolerance = dtype == DType::f32 ? kF32Tight : kF64Tight;
     CHECK(testing::max_abs_difference(fused, layered) <= tolerance.abs);
   }
+}
+
+TEST_CASE("float32 fused GELU matches float64 erf") {
+  // 1013 values (not a multiple of 16) across [-10, 10], the ends of the tabulated range
+  // and zero; fused layers evaluate GELU through activation_forward.
+  std::vector<float> x;
+  for (int i = 0; i <= 1000; ++i) x.push_back(-10.0F + 0.02F * static_cast<float>(i));
+  for (float v : {0.0F, 6.0F, -6.0F, 5.9999F, -5.9999F, 1e-30F, -1e-30F, 0.1875F, -0.1875F, 3.0F, -3.0F, 1.0F})
+    x.push_back(v);
+  std::vector<float> y(x.size());
+  detail::activation_forward<float>(Activation::gelu, x.data(), y.data(), static_cast<std::int64_t>(x.size()));
+  // Half an ulp of 10 in float is 4.8e-7; a relative bound applies where cancellation in
+  // 1 + erf does not dominate.
+  const testing::Tolerance absolute{1e-6, 0.0}, relative{0.0, 2e-5};
+  int mismatches = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i], expected = 0.5 * v * (1.0 + std::erf(v / std::numbers::sqrt2));
+    const bool close = testing::is_close(y[i], expected, absolute) &&
+                       (std::abs(expected) <= 0.01 || testing::is_close(y[i], expected, relative));
+    if (!close) {
+      ++mismatches;
+      INFO("x = ", v, ": ", testing::describe_mismatch(y[i], expected, absolute));
+      CHECK(close);
+    }
+  }
+  CHECK(mismatches == 0);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  float nan_out = 0.0F;
+  detail::activation_forward<float>(Activation::gelu, &nan, &nan_out, 1);
+  CHECK(std::isnan(nan_out));
 }
 
 TEST_CASE("pointwise_mlp rejects unchained weights") {
