@@ -81,14 +81,24 @@ bool use_matrix_backend(const Shape& sizes, const std::vector<std::int64_t>& mod
 
 // ---- cached DFT matrices ----
 
+using MatrixKey = std::tuple<std::int64_t, std::int64_t, Scaling>;  // (N, m, scaling)
+
+// Returns the value cached for `key`, made by `make()` on first use. Each Value and Make
+// pair has its own cache, so every matrix kind below keeps one map.
+template <typename Value, typename Make>
+std::shared_ptr<const Value> cached(const MatrixKey& key, Make make) {
+  static std::mutex mutex;
+  static std::map<MatrixKey, std::shared_ptr<const Value>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& entry = cache[key];
+  if (!entry) entry = make();
+  return entry;
+}
+
 // Real-axis matrix A [N, 2m]: A[n, 2k] = w_k cos theta, A[n, 2k+1] = -w_k sin theta.
 template <typename T>
 std::shared_ptr<const RowMatrix<T>> real_axis_matrix(std::int64_t size, std::int64_t m, Scaling scaling) {
-  static std::mutex mutex;
-  static std::map<std::tuple<std::int64_t, std::int64_t, Scaling>, std::shared_ptr<const RowMatrix<T>>> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& entry = cache[{size, m, scaling}];
-  if (!entry) {
+  return cached<RowMatrix<T>>({size, m, scaling}, [&] {
     auto matrix = std::make_shared<RowMatrix<T>>(size, 2 * m);
     for (std::int64_t n = 0; n < size; ++n) {
       for (std::int64_t k = 0; k < m; ++k) {
@@ -98,21 +108,16 @@ std::shared_ptr<const RowMatrix<T>> real_axis_matrix(std::int64_t size, std::int
         (*matrix)(n, 2 * k + 1) = static_cast<T>(-w * std::sin(theta));
       }
     }
-    entry = matrix;
-  }
-  return entry;
+    return matrix;
+  });
 }
 
 // A^T [2m, N], so that the synthesis product reads no transposed operand.
 template <typename T>
 std::shared_ptr<const RowMatrix<T>> real_axis_matrix_transposed(std::int64_t size, std::int64_t m, Scaling scaling) {
-  static std::mutex mutex;
-  static std::map<std::tuple<std::int64_t, std::int64_t, Scaling>, std::shared_ptr<const RowMatrix<T>>> cache;
-  const auto a = real_axis_matrix<T>(size, m, scaling);
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& entry = cache[{size, m, scaling}];
-  if (!entry) entry = std::make_shared<RowMatrix<T>>(a->transpose());
-  return entry;
+  return cached<RowMatrix<T>>({size, m, scaling}, [&] {
+    return std::make_shared<RowMatrix<T>>(real_axis_matrix<T>(size, m, scaling)->transpose());
+  });
 }
 
 // Half-axis synthesis matrices for n = 0 .. H-1, H = N/2 + 1 (integer division):
@@ -126,11 +131,7 @@ struct HalfAxisMatrices {
 
 template <typename T>
 std::shared_ptr<const HalfAxisMatrices<T>> half_axis_matrices(std::int64_t size, std::int64_t m, Scaling scaling) {
-  static std::mutex mutex;
-  static std::map<std::tuple<std::int64_t, std::int64_t, Scaling>, std::shared_ptr<const HalfAxisMatrices<T>>> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& entry = cache[{size, m, scaling}];
-  if (!entry) {
+  return cached<HalfAxisMatrices<T>>({size, m, scaling}, [&] {
     const std::int64_t half = size / 2 + 1;
     auto matrices = std::make_shared<HalfAxisMatrices<T>>();
     matrices->cosines.resize(m, half);
@@ -143,20 +144,14 @@ std::shared_ptr<const HalfAxisMatrices<T>> half_axis_matrices(std::int64_t size,
         matrices->sines(k, n) = static_cast<T>(w * std::sin(theta));
       }
     }
-    entry = matrices;
-  }
-  return entry;
+    return matrices;
+  });
 }
 
 // Complex-axis matrix E [2m, N]: E[r, n] = s e^{-i f_r theta}.
 template <typename T>
 std::shared_ptr<const RowMatrix<Complex<T>>> complex_axis_matrix(std::int64_t size, std::int64_t m, Scaling scaling) {
-  static std::mutex mutex;
-  static std::map<std::tuple<std::int64_t, std::int64_t, Scaling>, std::shared_ptr<const RowMatrix<Complex<T>>>>
-      cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& entry = cache[{size, m, scaling}];
-  if (!entry) {
+  return cached<RowMatrix<Complex<T>>>({size, m, scaling}, [&] {
     const double s = scaling == Scaling::unit ? 1.0 : 1.0 / static_cast<double>(size);
     auto matrix = std::make_shared<RowMatrix<Complex<T>>>(2 * m, size);
     for (std::int64_t r = 0; r < 2 * m; ++r) {
@@ -165,9 +160,8 @@ std::shared_ptr<const RowMatrix<Complex<T>>> complex_axis_matrix(std::int64_t si
         (*matrix)(r, n) = Complex<T>(static_cast<T>(s * std::cos(theta)), static_cast<T>(-s * std::sin(theta)));
       }
     }
-    entry = matrix;
-  }
-  return entry;
+    return matrix;
+  });
 }
 
 // ---- FFTW plans ----
