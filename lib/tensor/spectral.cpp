@@ -148,6 +148,21 @@ std::shared_ptr<const HalfAxisMatrices<T>> half_axis_matrices(std::int64_t size,
   });
 }
 
+// Writes P = Re(G) cosines and Q = Im(G) sines [C, H] for the modes g [C, m] (complex,
+// interleaved) of one sample; `re_im` is scratch for the 2 C m split values.
+template <typename T>
+void half_axis_sums(const HalfAxisMatrices<T>& matrices, const T* g, std::int64_t channels, T* re_im, T* p, T* q) {
+  const std::int64_t m = matrices.cosines.rows(), half = matrices.cosines.cols();
+  T* const re = re_im;
+  T* const im = re_im + channels * m;
+  for (std::int64_t j = 0; j < channels * m; ++j) {
+    re[j] = g[2 * j];
+    im[j] = g[2 * j + 1];
+  }
+  detail::direct_gemm<T>(re, m, matrices.cosines.data(), half, p, half, channels, half, m, /*accumulate=*/false);
+  detail::direct_gemm<T>(im, m, matrices.sines.data(), half, q, half, channels, half, m, /*accumulate=*/false);
+}
+
 // Complex-axis matrix E [2m, N]: E[r, n] = s e^{-i f_r theta}.
 template <typename T>
 std::shared_ptr<const RowMatrix<Complex<T>>> complex_axis_matrix(std::int64_t size, std::int64_t m, Scaling scaling) {
@@ -937,10 +952,14 @@ Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tenso
     // Per thread: Re(G), Im(G) [C_out, m] and P, Q [C_out, H] of one sample.
     Eigen::Matrix<T, Eigen::Dynamic, 1> re_im, sums;
     std::shared_ptr<const HalfAxisMatrices<T>> matrices;
+    T* p = nullptr;
+    T* q = nullptr;
     if (half_axis) {
       re_im.resize(2 * out_channels * m);
       sums.resize(2 * out_channels * half);
       matrices = half_axis_matrices<T>(points, m, Scaling::inverse);
+      p = sums.data();
+      q = p + out_channels * half;
     }
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < batch; ++b) {
@@ -949,20 +968,8 @@ Tensor fourier_layer(const Tensor& x, const Tensor& spectral_weight, const Tenso
       pointwise_values(detail::sample_view(x, b, 1).reshape({1, in_channels, points}), pointwise_weight,
                        /*transpose=*/false, y_flat);
       const std::int64_t offset = b * out_channels * points;
-      T* const p = sums.data();
-      T* const q = half_axis ? p + out_channels * half : nullptr;
       if (half_axis) {
-        T* const re = re_im.data();
-        T* const im = re + out_channels * m;
-        const T* g = mixed.data<T>() + b * out_channels * m * 2;
-        for (std::int64_t j = 0; j < out_channels * m; ++j) {
-          re[j] = g[2 * j];
-          im[j] = g[2 * j + 1];
-        }
-        detail::direct_gemm<T>(re, m, matrices->cosines.data(), half, p, half, out_channels, half, m,
-                               /*accumulate=*/false);
-        detail::direct_gemm<T>(im, m, matrices->sines.data(), half, q, half, out_channels, half, m,
-                               /*accumulate=*/false);
+        half_axis_sums<T>(*matrices, mixed.data<T>() + b * out_channels * m * 2, out_channels, re_im.data(), p, q);
       } else {
         synthesis_values(detail::sample_view(mixed, b, 1), sizes, Scaling::inverse, y_b, /*accumulate=*/true);
       }

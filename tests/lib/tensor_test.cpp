@@ -189,7 +189,7 @@ TEST_CASE("pointwise_mlp fused path equals two layers") {
 
 TEST_CASE("float32 fused GELU matches float64 erf") {
   // 1013 values (not a multiple of 16) across [-10, 10], the ends of the tabulated range
-  // and zero; fused layers evaluate GELU through activation_forward.
+  // and zero. Fused layers evaluate GELU through activation_forward.
   std::vector<float> x;
   for (int i = 0; i <= 1000; ++i) x.push_back(-10.0F + 0.02F * static_cast<float>(i));
   for (float v : {0.0F, 6.0F, -6.0F, 5.9999F, -5.9999F, 1e-30F, -1e-30F, 0.1875F, -0.1875F, 3.0F, -3.0F, 1.0F})
