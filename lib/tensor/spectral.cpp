@@ -149,7 +149,7 @@ std::shared_ptr<const HalfAxisMatrices<T>> half_axis_matrices(std::int64_t size,
 }
 
 // Writes P = Re(G) cosines and Q = Im(G) sines [C, H] for the modes g [C, m] (complex,
-// interleaved) of one sample; `re_im` is scratch for the 2 C m split values.
+// interleaved) of one sample. `re_im` is scratch for the 2 C m split values.
 template <typename T>
 void half_axis_sums(const HalfAxisMatrices<T>& matrices, const T* g, std::int64_t channels, T* re_im, T* p, T* q) {
   const std::int64_t m = matrices.cosines.rows(), half = matrices.cosines.cols();
