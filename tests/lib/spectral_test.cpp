@@ -125,10 +125,11 @@ TEST_CASE("matrix and FFTW backends agree") {
     Shape shape;
     std::vector<std::int64_t> modes;
   };
-  // The last three cases: a product split across threads and the shortest axes (N = 2
-  // and N = 1).
-  const Case cases[] = {{{2, 3, 64}, {16}},  {{2, 17}, {9}},     {{2, 12, 15}, {5, 8}}, {{1, 6, 8, 10}, {2, 3, 4}},
-                        {{2, 100, 256}, {16}}, {{4, 2}, {2}},    {{5, 1}, {1}}};
+  // Then: a product split across threads, the shortest axes (N = 2 and N = 1), and long
+  // even and odd axes with every mode kept.
+  const Case cases[] = {{{2, 3, 64}, {16}},     {{2, 17}, {9}},         {{2, 12, 15}, {5, 8}},
+                        {{1, 6, 8, 10}, {2, 3, 4}}, {{2, 100, 256}, {16}}, {{4, 2}, {2}},
+                        {{5, 1}, {1}},          {{2, 41, 1024}, {513}}, {{3, 23, 2049}, {1025}}};
   for (const Case& c : cases) {
     const Tensor x = random_tensor(c.shape, 5);
     Tensor spectrum_dft, spectrum_fft, back_dft, back_fft;
