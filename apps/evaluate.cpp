@@ -58,6 +58,8 @@ int run_evaluate(const EvaluateOptions& o) {
   const std::string file = o.data.empty() ? o.test_file : o.data;
   const data::GridDataset dataset = data::read_grid_dataset(file);
   check_grid_data(dataset, file);
+  check_model_fits_data(info.model, dataset.spatial_dims, dataset.input_shape[1], dataset.output_shape[1],
+                        o.checkpoint, file);
   NEUROP_CHECK(o.ntest >= 1 && o.ntest <= dataset.size(), ValueError,
                "--ntest {} is out of range: {} holds {} samples", o.ntest, file, dataset.size());
   const std::int64_t first = o.data.empty() ? 0 : dataset.size() - o.ntest;

@@ -40,8 +40,32 @@ std::unique_ptr<GridModel> build_grid_model(const std::string& json) {
   if (kind == "fno") return std::make_unique<FnoModel>(fno::FnoConfig::from_json(json));
   if (kind == "mgno") return make_mgno_grid_model(json);
   if (kind == "normalized") return make_normalized_grid_model(json);
+  NEUROP_CHECK(kind != "deeponet", ValueError,
+               "the checkpoint contains a DeepONet, which works on point data sets (for example from `neurop generate "
+               "antiderivative`), not on grid data; pass a point data set with it, or a checkpoint of an FNO or MgNO");
   throw ValueError(
       fmt::format("unknown model kind '{}' in the model description; this build knows: fno, mgno, normalized", kind));
+}
+
+void check_model_fits_data(const std::string& model_json, int spatial_dims, std::int64_t in_channels,
+                           std::int64_t out_channels, const std::string& checkpoint, const std::string& data_file) {
+  nlohmann::json description = nlohmann::json::parse(model_json);
+  while (description.value("model", std::string()) == "normalized") description = description.at("inner");
+  const std::string kind = description.value("model", std::string());
+  // The FNO has one mode count per spatial axis; the MgNO works on 2D grids only.
+  int model_dims = 0;
+  if (kind == "fno") model_dims = static_cast<int>(description.at("modes").size());
+  if (kind == "mgno") model_dims = 2;
+  const std::int64_t model_in = description.value("in_channels", std::int64_t{-1});
+  const std::int64_t model_out = description.value("out_channels", std::int64_t{-1});
+  const bool fits = (model_dims == 0 || model_dims == spatial_dims) && (model_in < 0 || model_in == in_channels) &&
+                    (model_out < 0 || model_out == out_channels);
+  NEUROP_CHECK(fits, ShapeError,
+               "checkpoint '{}' contains a {}D {} model with {} input and {} output channels, but data set '{}' "
+               "contains {}D data with {} input and {} output channels; use data of the kind the model was trained "
+               "on, or train a new model on '{}'",
+               checkpoint, model_dims, kind == "fno" ? "FNO" : "MgNO", model_in, model_out, data_file, spatial_dims,
+               in_channels, out_channels, data_file);
 }
 
 double mean_relative_l2(const GridModel& model, const Tensor& inputs, const Tensor& outputs,

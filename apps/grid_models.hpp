@@ -24,6 +24,12 @@ public:
 // Rebuilds a model from its JSON description (the "model" field selects the kind).
 std::unique_ptr<GridModel> build_grid_model(const std::string& json);
 
+// Throws ShapeError, naming both files, when the model in `model_json` (from
+// `checkpoint`) expects another number of spatial axes or other channels than data set
+// `data_file`. Call it before the first forward pass, whose shape error names neither file.
+void check_model_fits_data(const std::string& model_json, int spatial_dims, std::int64_t in_channels,
+                           std::int64_t out_channels, const std::string& checkpoint, const std::string& data_file);
+
 // Mean over samples of the relative L2 error ||f(x_b) - y_b|| / ||y_b||, computed in
 // batches without gradient recording and accumulated in float64.
 double mean_relative_l2(const GridModel& model, const Tensor& inputs, const Tensor& outputs,

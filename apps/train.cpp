@@ -169,6 +169,8 @@ int run_train(const TrainOptions& o) {
                    option, o.resume, option);
     const CheckpointInfo info = read_checkpoint_info(o.resume);
     model = build_grid_model(info.model);
+    check_model_fits_data(info.model, static_cast<int>(split.train.inputs.ndim() - 2), split.train.inputs.size(1),
+                          split.train.outputs.size(1), o.resume, o.data.empty() ? o.train_file : o.data);
     start_epoch = info.epoch;
     NEUROP_CHECK(start_epoch < o.epochs, ValueError,
                  "checkpoint '{}' is already at epoch {} and --epochs is {}; --epochs counts every epoch including "

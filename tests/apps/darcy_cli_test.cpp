@@ -246,3 +246,32 @@ TEST_CASE("darcy cli rejects mismatched and unsupported grids") {
   CHECK(contains(r.output, "[9, 9]"));
   CHECK(contains(r.output, "[17, 17]"));
 }
+
+TEST_CASE("darcy cli rejects a checkpoint trained on data of another dimension") {
+  const fs::path fno2d = scratch() / "fno2d-for-1d.h5";
+  Run r = run(fmt::format("train --data {} --ntrain 8 --ntest 4 {} --epochs 1 --checkpoint {}",
+                          small_darcy().string(), kSmallFno, fno2d.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const fs::path burgers = scratch() / "burgers-for-2d.h5";
+  r = run(fmt::format("generate burgers --samples 6 --fine-resolution 128 --resolution 32 --out {}", burgers.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  const std::string expected = fmt::format("checkpoint '{}' contains a 2D FNO model", fno2d.string());
+
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 2", fno2d.string(), burgers.string()));
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(contains(r.output, expected), r.output);
+  CHECK(contains(r.output, fmt::format("data set '{}' contains 1D data", burgers.string())));
+  r = run(fmt::format("train --data {} --ntrain 4 --ntest 2 --epochs 3 --resume {} --checkpoint {}", burgers.string(),
+                      fno2d.string(), (scratch() / "resumed-on-1d.h5").string()));
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(contains(r.output, expected), r.output);
+
+  // The other way round: a 1D FNO on the Darcy file.
+  const fs::path fno1d = scratch() / "fno1d-for-2d.h5";
+  r = run(fmt::format("train --data {} --ntrain 4 --ntest 2 --width 4 --modes 4 --layers 1 --epochs 1 --checkpoint {}",
+                      burgers.string(), fno1d.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 2", fno1d.string(), small_darcy().string()));
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(contains(r.output, "contains a 1D FNO model"), r.output);
+}
