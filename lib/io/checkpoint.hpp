@@ -29,12 +29,19 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module& module
                      const CheckpointInfo& info);
 
 // Reads the file's info without loading tensors (to rebuild the architecture first).
+// Throws FileError for a file that is not a checkpoint and for a negative epoch.
 CheckpointInfo read_checkpoint_info(const std::filesystem::path& path);
 
 // Loads parameters into `module` (names and shapes must match; values are converted
-// to the module's dtype) and, when `optimizer` is not null, its state. Throws
-// FileError naming the missing or mismatched parameter, and ValueError when the
-// stored state belongs to another optimizer kind (Adam state loaded into SGD).
+// to the module's dtype) and, when `optimizer` is not null, its state.
+// Throws:
+//   FileError   naming a missing or mismatched parameter, or a negative epoch or step count;
+//   DataError   naming the data set and flat index of a NaN or infinite parameter or
+//               optimizer-state value;
+//   ValueError  when the stored state belongs to another optimizer kind (Adam state
+//               loaded into SGD).
+// All values are checked before any is copied, so after a throw `module` and
+// `optimizer` are unchanged.
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, nn::Module& module, optim::Optimizer* optimizer);
 
 }  // namespace neurop
