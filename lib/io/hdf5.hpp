@@ -21,7 +21,9 @@ class File {
 public:
   // Creates (truncates) a file for writing.
   static File create(const std::filesystem::path& path);
-  // Opens an existing file. Throws FileError when it is missing or not HDF5.
+  // Opens an existing file. Throws FileError when it is missing, not HDF5, truncated
+  // or corrupt (including damage that only shows when the root group is read), or
+  // locked by another process.
   static File open(const std::filesystem::path& path, bool writable = false);
 
   File(File&& other) noexcept;

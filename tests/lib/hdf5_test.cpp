@@ -1,5 +1,9 @@
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -89,4 +93,63 @@ TEST_CASE("atomic writer leaves no partial file") {
     writer.commit();
   }
   CHECK(h5::File::open(path).read_f64("value") == std::vector<double>{2.0});
+}
+
+namespace {
+
+// Writes a file of about 800 kB (a [100000] float64 data set and root attributes),
+// large enough that damage past its first kilobytes hits data and metadata.
+fs::path write_large_file(const fs::path& path) {
+  h5::File file = h5::File::create(path);
+  std::vector<double> values(100000);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i);
+  file.write("inputs", {static_cast<std::int64_t>(values.size())}, values.data());
+  file.set_attribute("/", "format", std::string("test"));
+  file.set_attribute("/", "seed", std::int64_t{1});
+  return path;
+}
+
+// Opens `path` and reads what a data-set reader reads first. Returns the message of
+// the first FileError, or an empty string when every read succeeds.
+std::string first_read_error(const fs::path& path) {
+  try {
+    const h5::File file = h5::File::open(path);
+    (void)file.attribute_string("/", "format");
+    (void)file.read_f64("inputs");
+  } catch (const FileError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("hdf5 truncated file names the cause and fix") {
+  const fs::path folder = scratch_folder();
+  const fs::path good = write_large_file(folder / "good.h5");
+  const fs::path truncated = folder / "truncated.h5";
+  fs::copy_file(good, truncated, fs::copy_options::overwrite_existing);
+  fs::resize_file(truncated, fs::file_size(good) / 2);
+
+  const std::string message = first_read_error(truncated);
+  INFO(message);
+  CHECK(message.find(truncated.string()) != std::string::npos);
+  CHECK(message.find("truncated or corrupt") != std::string::npos);
+  CHECK(message.find("copy it again") != std::string::npos);
+}
+
+TEST_CASE("hdf5 file zeroed past its header names the cause and fix") {
+  const fs::path folder = scratch_folder();
+  const fs::path good = write_large_file(folder / "good_zeroed.h5");
+  const fs::path zeroed = folder / "zeroed.h5";
+  fs::copy_file(good, zeroed, fs::copy_options::overwrite_existing);
+  const auto size = fs::file_size(good);
+  fs::resize_file(zeroed, 3000);
+  fs::resize_file(zeroed, size);  // the bytes past 3000 now read as zeros
+
+  const std::string message = first_read_error(zeroed);
+  INFO(message);
+  CHECK(message.find(zeroed.string()) != std::string::npos);
+  CHECK(message.find("truncated or corrupt") != std::string::npos);
+  CHECK(message.find("copy it again") != std::string::npos);
 }
