@@ -421,7 +421,10 @@ std::filesystem::path temporary_name(const std::filesystem::path& path) {
 }  // namespace
 
 AtomicWriter::AtomicWriter(std::filesystem::path path)
-    : path_(std::move(path)), temporary_path_(temporary_name(path_)), file_(File::create(temporary_path_)) {}
+    : path_(std::move(path)),
+      temporary_path_(temporary_name(path_)),
+      registration_(temporary_path_),
+      file_(File::create(temporary_path_)) {}
 
 AtomicWriter::~AtomicWriter() {
   if (!committed_) {

@@ -1,3 +1,5 @@
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -152,4 +154,59 @@ TEST_CASE("hdf5 file zeroed past its header names the cause and fix") {
   CHECK(message.find(zeroed.string()) != std::string::npos);
   CHECK(message.find("truncated or corrupt") != std::string::npos);
   CHECK(message.find("copy it again") != std::string::npos);
+}
+
+TEST_CASE("atomic writer temporary file removed on SIGINT and SIGTERM") {
+  const fs::path folder = scratch_folder() / "signal";
+  fs::create_directories(folder);
+  for (const int signal_number : {SIGINT, SIGTERM}) {
+    CAPTURE(signal_number);
+    for (const auto& entry : fs::directory_iterator(folder)) fs::remove(entry.path());
+    const fs::path path = folder / "interrupted.h5";
+
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      // The child writes half a file and is interrupted, as by Ctrl-C or `kill`. It
+      // starts from the default actions, as a program does, because doctest installs
+      // its own handlers for crash reports and the function keeps a host's handlers.
+      ::signal(SIGINT, SIG_DFL);
+      ::signal(SIGTERM, SIG_DFL);
+      h5::remove_temporary_files_on_signal();
+      h5::AtomicWriter writer(path);
+      const std::vector<double> values(1000, 1.0);
+      writer.file().write("values", {1000}, values.data());
+      if (!fs::exists(writer.temporary_path())) ::_exit(10);
+      ::raise(signal_number);
+      ::_exit(11);  // reached only when the signal did not end the process
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    INFO("child exit code (10: no temporary file, 11: signal ignored): "
+         << (WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == signal_number);
+    CHECK(fs::is_empty(folder));
+  }
+}
+
+TEST_CASE("temporary file cleanup keeps a host's signal action") {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::signal(SIGINT, SIG_IGN);
+    ::signal(SIGTERM, SIG_DFL);
+    h5::remove_temporary_files_on_signal();
+    struct sigaction interrupt {}, terminate {};
+    ::sigaction(SIGINT, nullptr, &interrupt);
+    ::sigaction(SIGTERM, nullptr, &terminate);
+    if (interrupt.sa_handler != SIG_IGN) ::_exit(10);
+    if (terminate.sa_handler == SIG_DFL) ::_exit(11);
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  INFO("child exit code (10: ignored SIGINT replaced, 11: default SIGTERM not replaced)");
+  CHECK(WEXITSTATUS(status) == 0);
 }
