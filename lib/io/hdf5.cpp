@@ -1,9 +1,7 @@
 #include "lib/io/hdf5.hpp"
 
 #include <hdf5.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <numeric>
 #include <system_error>
@@ -411,18 +409,18 @@ void replace_file(const std::filesystem::path& from, const std::filesystem::path
 
 namespace {
 
-std::filesystem::path temporary_name(const std::filesystem::path& path) {
-  static std::atomic<int> counter{0};
-  std::filesystem::path temporary = path;
-  temporary += fmt::format(".tmp-{}-{}", static_cast<long>(getpid()), counter++);
-  return temporary;
+// Deletes the temporary files that dead processes left for `path`, then returns the
+// temporary name for this write.
+std::filesystem::path start_temporary_file(const std::filesystem::path& path) {
+  remove_stale_temporary_files(path);
+  return temporary_path_for(path);
 }
 
 }  // namespace
 
 AtomicWriter::AtomicWriter(std::filesystem::path path)
     : path_(std::move(path)),
-      temporary_path_(temporary_name(path_)),
+      temporary_path_(start_temporary_file(path_)),
       registration_(temporary_path_),
       file_(File::create(temporary_path_)) {}
 

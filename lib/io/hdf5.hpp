@@ -76,12 +76,14 @@ private:
   std::filesystem::path path_;
 };
 
-// Writes a file under a temporary name (`path` + ".tmp-PID-N") in the same folder and
-// renames it to `path` on commit(), so readers never see a half-written file. If
+// Writes a file under a temporary name (`path` + ".tmp-HOST-PID-N") in the same folder
+// and renames it to `path` on commit(), so readers never see a half-written file. If
 // commit() is not called because of an exception, the destructor deletes the temporary
 // file and any existing file at `path` is left untouched. A signal ends the process
 // without running destructors, so the temporary file is deleted on SIGINT and SIGTERM
-// only after remove_temporary_files_on_signal() was called (temporary_files.hpp).
+// only after remove_temporary_files_on_signal() was called (temporary_files.hpp). The
+// constructor first deletes temporary files of `path` that dead processes of this
+// host left behind (remove_stale_temporary_files).
 class AtomicWriter {
 public:
   explicit AtomicWriter(std::filesystem::path path);

@@ -3,10 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <string_view>
 
 namespace neurop::h5 {
 namespace {
@@ -73,6 +77,55 @@ void remove_temporary_files_on_signal() {
     sigaddset(&action.sa_mask, SIGINT);
     sigaddset(&action.sa_mask, SIGTERM);
     sigaction(signal_number, &action, nullptr);
+  }
+}
+
+namespace {
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "unknown-host";
+  return name;
+}
+
+bool is_all_digits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// True when `pid` is the id of a process that exists, including one of another user
+// (kill then fails with EPERM).
+bool process_exists(long pid) { return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+}  // namespace
+
+std::filesystem::path temporary_path_for(const std::filesystem::path& path) {
+  static std::atomic<int> counter{0};
+  std::filesystem::path temporary = path;
+  temporary += ".tmp-" + host_name() + "-" + std::to_string(static_cast<long>(getpid())) + "-" +
+               std::to_string(counter++);
+  return temporary;
+}
+
+void remove_stale_temporary_files(const std::filesystem::path& path) {
+  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const std::string prefix = path.filename().string() + ".tmp-" + host_name() + "-";
+  std::error_code error;
+  std::filesystem::directory_iterator entries(folder, error);
+  if (error) return;
+  for (const std::filesystem::directory_entry& entry : entries) {
+    // The rest of the name must be exactly "PID-N". A longer host name that starts
+    // with this one ("node1" and "node1-2") leaves three fields and is skipped.
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string_view rest = std::string_view(name).substr(prefix.size());
+    const std::size_t dash = rest.find('-');
+    if (dash == std::string_view::npos) continue;
+    const std::string_view pid_text = rest.substr(0, dash);
+    if (!is_all_digits(pid_text) || !is_all_digits(rest.substr(dash + 1)) || pid_text.size() > 9) continue;
+    const long pid = std::stol(std::string(pid_text));
+    if (pid <= 0 || process_exists(pid)) continue;
+    std::error_code ignored;
+    if (entry.is_regular_file(ignored)) std::filesystem::remove(entry.path(), ignored);
   }
 }
 

@@ -210,3 +210,41 @@ TEST_CASE("temporary file cleanup keeps a host's signal action") {
   INFO("child exit code (10: ignored SIGINT replaced, 11: default SIGTERM not replaced)");
   CHECK(WEXITSTATUS(status) == 0);
 }
+
+TEST_CASE("atomic writer removes stale temporary files") {
+  const fs::path folder = scratch_folder() / "stale";
+  fs::create_directories(folder);
+  for (const auto& entry : fs::directory_iterator(folder)) fs::remove(entry.path());
+  const fs::path path = folder / "data.h5";
+
+  // A process id that no longer exists: a child that has already been reaped.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+
+  // "data.h5.tmp-HOST-" with this host's name, cut from a name this process makes.
+  const std::string own_name = h5::temporary_path_for(path).filename().string();
+  const std::string own_prefix = own_name.substr(0, own_name.rfind(fmt::format("-{}-", ::getpid())) + 1);
+  const std::string host_part = own_prefix.substr(std::string("data.h5").size());  // ".tmp-HOST-"
+  const fs::path stale = folder / fmt::format("{}{}-0", own_prefix, child);
+  const fs::path running = folder / fmt::format("{}{}-0", own_prefix, ::getpid());
+  const fs::path other_host = folder / fmt::format("data.h5{}2-{}-0", host_part, child);
+  const fs::path other_file = folder / fmt::format("other.h5{}{}-0", host_part, child);
+  const fs::path odd_suffix = folder / fmt::format("{}{}-0-1", own_prefix, child);
+  for (const fs::path& file : {stale, running, other_host, other_file, odd_suffix}) std::ofstream(file) << "partial";
+
+  {
+    h5::AtomicWriter writer(path);
+    const double value = 1.0;
+    writer.file().write("value", {1}, &value);
+    writer.commit();
+  }
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(running));
+  CHECK(fs::exists(other_host));
+  CHECK(fs::exists(other_file));
+  CHECK(fs::exists(odd_suffix));
+  CHECK(fs::exists(path));
+}
