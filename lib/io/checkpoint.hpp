@@ -2,11 +2,16 @@
 // HDF5 file, written atomically (temporary name, then rename).
 //
 // Layout:
-//   /parameters/<dotted name>             parameter values, in the parameter's dtype
-//   /optimizer/<index>/<state name>       optimizer state tensors (exp_avg, ...)
-//   root attributes: format = "neurop-checkpoint", version, epoch, optimizer_steps,
-//   learning_rate, model (a JSON string describing the architecture), and any extra
-//   string metadata.
+//   /parameters/<dotted name>        float64 or float32 (the parameter's dtype), the
+//                                    parameter's shape
+//   /optimizer/<index>/<state name>  optimizer state tensors (exp_avg, ...) of the
+//                                    parameter with that index, same dtype and shape
+//   /metadata/<key>                  one entry of CheckpointInfo::metadata: an int64 [1]
+//                                    data set holding 0, with the string attribute
+//                                    `value` carrying the entry's value
+// Root attributes: format = "neurop-checkpoint", version = 1, epoch (int64, epochs
+// completed), model (a JSON string describing the architecture) and, when an optimizer
+// was saved, optimizer (its name), optimizer_steps (int64) and learning_rate (float64).
 #pragma once
 
 #include <cstdint>
