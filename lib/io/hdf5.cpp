@@ -82,7 +82,9 @@ File File::open(const std::filesystem::path& path, bool writable) {
   silence_hdf5();
   NEUROP_CHECK(std::filesystem::exists(path), FileError, "file not found: '{}'", path.string());
   NEUROP_CHECK(H5Fis_hdf5(path.c_str()) > 0, FileError,
-               "'{}' is not a readable HDF5 file (corrupt, truncated or another format)", path.string());
+               "'{}' is not a readable HDF5 file: it is truncated, corrupt or in another format; regenerate the "
+               "file or copy it again",
+               path.string());
   const hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
   NEUROP_CHECK(id >= 0, FileError,
                "cannot open HDF5 file '{}': it is truncated or corrupt (for example by an interrupted write or "
