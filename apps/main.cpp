@@ -9,6 +9,7 @@
 #include "apps/common.hpp"
 #include "lib/core/error.hpp"
 #include "lib/core/log.hpp"
+#include "lib/io/temporary_files.hpp"
 
 namespace neurop::app {
 
@@ -57,6 +58,7 @@ std::string unknown_command_message(CLI::App& app, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace neurop::app;
+  neurop::h5::remove_temporary_files_on_signal();
   CLI::App app{"neurop: operator learning (FNO, DeepONet, MgNO) from the command line"};
   app.set_version_flag("--version", "neurop 0.1.0");
   app.set_config("--config", "",

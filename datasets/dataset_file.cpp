@@ -66,6 +66,15 @@ void validate(const GridDataset& dataset) {
   }
   check_finite(dataset.inputs, dataset.input_shape, "inputs");
   check_finite(dataset.outputs, dataset.output_shape, "outputs");
+  for (int axis = 0; axis < dataset.spatial_dims; ++axis) {
+    const std::vector<double>& coordinates = dataset.grid[static_cast<std::size_t>(axis)];
+    for (std::size_t i = 0; i < coordinates.size(); ++i) {
+      NEUROP_CHECK(std::isfinite(coordinates[i]), DataError,
+                   "data set array 'grid/x{}' contains {} at index {}, but grid coordinates must be finite; "
+                   "regenerate the data or rewrite the coordinates of that axis",
+                   axis, coordinates[i], i);
+    }
+  }
 }
 
 void write_grid_dataset(const std::filesystem::path& path, const GridDataset& dataset) {

@@ -46,15 +46,16 @@ struct GridDataset {
 };
 
 // Checks the shapes, grid lengths and values of `dataset`; throws ShapeError for
-// inconsistent extents and DataError for NaN or infinite values, naming the array
-// and the first bad index.
+// inconsistent extents and DataError for NaN or infinite values in the inputs, the
+// outputs or the grid coordinates, naming the array and the first bad index.
 void validate(const GridDataset& dataset);
 
 // Writes `dataset` to `path` atomically (temporary name, then rename).
 void write_grid_dataset(const std::filesystem::path& path, const GridDataset& dataset);
 
 // Reads and validates a data set written by write_grid_dataset. Throws FileError for
-// missing or corrupt files and layouts that do not match the declared spatial_dims.
+// missing or corrupt files, layouts that do not match the declared spatial_dims, and
+// any problem validate() finds (its message is kept, prefixed with the file name).
 GridDataset read_grid_dataset(const std::filesystem::path& path);
 
 // Returns a copy of `dataset` subsampled by `stride` along every spatial axis

@@ -1,9 +1,7 @@
 #include "lib/io/hdf5.hpp"
 
 #include <hdf5.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <numeric>
 #include <system_error>
@@ -58,6 +56,14 @@ hid_t native_type(ElementType type) {
   }
 }
 
+// Formats the error for a read that fails after the file opened, which means damaged
+// bytes. `item` names what was read, such as "data set 'inputs'".
+std::string damaged_file_message(const std::filesystem::path& path, const std::string& item) {
+  return fmt::format("cannot read {} of HDF5 file '{}': the file is truncated or corrupt, so regenerate it or "
+                     "copy it again",
+                     item, path.string());
+}
+
 std::int64_t element_count(const Shape& shape) {
   return std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<>());
 }
@@ -76,11 +82,24 @@ File File::open(const std::filesystem::path& path, bool writable) {
   silence_hdf5();
   NEUROP_CHECK(std::filesystem::exists(path), FileError, "file not found: '{}'", path.string());
   NEUROP_CHECK(H5Fis_hdf5(path.c_str()) > 0, FileError,
-               "'{}' is not a readable HDF5 file (corrupt, truncated or another format)", path.string());
-  const hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
-  NEUROP_CHECK(id >= 0, FileError, "cannot open HDF5 file '{}' (corrupt or locked by another process)",
+               "'{}' is not a readable HDF5 file: it is truncated, corrupt or in another format; regenerate the "
+               "file or copy it again",
                path.string());
-  return File(id, path);
+  const hid_t id = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
+  NEUROP_CHECK(id >= 0, FileError,
+               "cannot open HDF5 file '{}': it is truncated or corrupt (for example by an interrupted write or "
+               "copy), or another process has it open for writing; regenerate the file or copy it again, or wait "
+               "for the other process to finish",
+               path.string());
+  File file(id, path);
+  // A file whose header survived but whose later bytes are damaged opens without
+  // error, so read the root group's link table here to report it as damaged rather
+  // than as a missing object later.
+  Handle root(H5Gopen2(id, "/", H5P_DEFAULT), H5Gclose);
+  H5G_info_t root_info;
+  NEUROP_CHECK(root.valid() && H5Gget_info(root.get(), &root_info) >= 0, FileError, "{}",
+               damaged_file_message(path, "the root group"));
+  return file;
 }
 
 File::File(File&& other) noexcept : id_(other.id_), path_(std::move(other.path_)) { other.id_ = -1; }
@@ -212,7 +231,7 @@ std::vector<T> read_dataset(const File& file, hid_t id, const std::string& name,
   std::vector<T> values(static_cast<std::size_t>(element_count(shape)));
   if (!values.empty()) {
     const herr_t status = H5Dread(dataset.get(), native_type(want), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
-    NEUROP_CHECK(status >= 0, FileError, "cannot read data set {} (corrupt file?)", describe(file.path(), name));
+    NEUROP_CHECK(status >= 0, FileError, "{}", damaged_file_message(file.path(), fmt::format("data set '{}'", name)));
   }
   if (shape_out) *shape_out = shape;
   return values;
@@ -250,7 +269,8 @@ std::vector<double> File::read_rows_f64(const std::string& name, std::int64_t fi
   if (!values.empty()) {
     const herr_t status =
         H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, memory_space.get(), file_space.get(), H5P_DEFAULT, values.data());
-    NEUROP_CHECK(status >= 0, FileError, "cannot read rows of {} (corrupt file?)", describe(path_, name));
+    NEUROP_CHECK(status >= 0, FileError, "{}",
+                 damaged_file_message(path_, fmt::format("rows [{}, {}) of data set '{}'", first, first + count, name)));
   }
   return values;
 }
@@ -260,8 +280,12 @@ namespace {
 // Opens `object` (group or data set) for attribute access.
 Handle open_object(hid_t file, const std::filesystem::path& path, const std::string& object) {
   Handle handle(H5Oopen(file, object.c_str(), H5P_DEFAULT), H5Oclose);
-  NEUROP_CHECK(handle.valid(), FileError, "object {} not found", describe(path, object));
-  return handle;
+  if (handle.valid()) return handle;
+  // The root group always exists, and so does an object whose link can be read, so
+  // failing to open either means damaged bytes rather than a wrong name.
+  const bool linked = object == "/" || H5Lexists(file, object.c_str(), H5P_DEFAULT) > 0;
+  NEUROP_CHECK(!linked, FileError, "{}", damaged_file_message(path, fmt::format("object '{}'", object)));
+  throw FileError(fmt::format("object {} not found", describe(path, object)));
 }
 
 void write_attribute(hid_t file, const std::filesystem::path& path, const std::string& object, const std::string& key,
@@ -279,6 +303,18 @@ Handle open_attribute(hid_t file, const std::filesystem::path& path, const std::
   NEUROP_CHECK(H5Aexists(target.get(), key.c_str()) > 0, FileError, "attribute '{}' not found on {}", key,
                describe(path, object));
   return Handle(H5Aopen(target.get(), key.c_str(), H5P_DEFAULT), H5Aclose);
+}
+
+// Throws for a failed read of a numeric attribute. A stored number that cannot be read
+// means damaged bytes, and any other stored type means the wrong kind of attribute.
+void check_numeric_read(herr_t status, hid_t attribute, const std::filesystem::path& path, const std::string& object,
+                        const std::string& key, const char* expected) {
+  if (status >= 0) return;
+  Handle type(H5Aget_type(attribute), H5Tclose);
+  const H5T_class_t type_class = type.valid() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
+  NEUROP_CHECK(type_class != H5T_INTEGER && type_class != H5T_FLOAT, FileError, "{}",
+               damaged_file_message(path, fmt::format("attribute '{}' on object '{}'", key, object)));
+  throw FileError(fmt::format("cannot read attribute '{}' on {} as {}", key, describe(path, object), expected));
 }
 
 }  // namespace
@@ -319,13 +355,15 @@ std::string File::attribute_string(const std::string& object, const std::string&
   Handle type(H5Aget_type(attribute.get()), H5Tclose);
   NEUROP_CHECK(H5Tget_class(type.get()) == H5T_STRING, FileError, "attribute '{}' on {} is not a string", key,
                describe(path_, object));
+  // The type is a string, so a failed read means damaged bytes.
+  const std::string item = fmt::format("attribute '{}' on object '{}'", key, object);
   if (H5Tis_variable_str(type.get()) > 0) {
     Handle memory_type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(memory_type.get(), H5T_VARIABLE);
     H5Tset_cset(memory_type.get(), H5Tget_cset(type.get()));
     char* text = nullptr;
-    NEUROP_CHECK(H5Aread(attribute.get(), memory_type.get(), &text) >= 0, FileError,
-                 "cannot read attribute '{}' on {}", key, describe(path_, object));
+    NEUROP_CHECK(H5Aread(attribute.get(), memory_type.get(), &text) >= 0, FileError, "{}",
+                 damaged_file_message(path_, item));
     std::string value = text ? text : "";
     Handle space(H5Aget_space(attribute.get()), H5Sclose);
     H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, &text);
@@ -333,8 +371,8 @@ std::string File::attribute_string(const std::string& object, const std::string&
   }
   const std::size_t size = H5Tget_size(type.get());
   std::string value(size, '\0');
-  NEUROP_CHECK(H5Aread(attribute.get(), type.get(), value.data()) >= 0, FileError,
-               "cannot read attribute '{}' on {}", key, describe(path_, object));
+  NEUROP_CHECK(H5Aread(attribute.get(), type.get(), value.data()) >= 0, FileError, "{}",
+               damaged_file_message(path_, item));
   value.resize(std::char_traits<char>::length(value.c_str()));
   return value;
 }
@@ -342,16 +380,16 @@ std::string File::attribute_string(const std::string& object, const std::string&
 double File::attribute_f64(const std::string& object, const std::string& key) const {
   Handle attribute = open_attribute(id_, path_, object, key);
   double value = 0;
-  NEUROP_CHECK(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value) >= 0, FileError,
-               "cannot read attribute '{}' on {} as a number", key, describe(path_, object));
+  check_numeric_read(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value), attribute.get(), path_, object, key,
+                     "a number");
   return value;
 }
 
 std::int64_t File::attribute_i64(const std::string& object, const std::string& key) const {
   Handle attribute = open_attribute(id_, path_, object, key);
   std::int64_t value = 0;
-  NEUROP_CHECK(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value) >= 0, FileError,
-               "cannot read attribute '{}' on {} as an integer", key, describe(path_, object));
+  check_numeric_read(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value), attribute.get(), path_, object, key,
+                     "an integer");
   return value;
 }
 
@@ -360,8 +398,8 @@ std::vector<double> File::attribute_f64_vector(const std::string& object, const 
   Handle space(H5Aget_space(attribute.get()), H5Sclose);
   const hssize_t count = H5Sget_simple_extent_npoints(space.get());
   std::vector<double> values(static_cast<std::size_t>(count));
-  NEUROP_CHECK(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, values.data()) >= 0, FileError,
-               "cannot read attribute '{}' on {} as numbers", key, describe(path_, object));
+  check_numeric_read(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, values.data()), attribute.get(), path_, object, key,
+                     "numbers");
   return values;
 }
 
@@ -373,17 +411,20 @@ void replace_file(const std::filesystem::path& from, const std::filesystem::path
 
 namespace {
 
-std::filesystem::path temporary_name(const std::filesystem::path& path) {
-  static std::atomic<int> counter{0};
-  std::filesystem::path temporary = path;
-  temporary += fmt::format(".tmp-{}-{}", static_cast<long>(getpid()), counter++);
-  return temporary;
+// Deletes the temporary files that dead processes left for `path`, then returns the
+// temporary name for this write.
+std::filesystem::path start_temporary_file(const std::filesystem::path& path) {
+  remove_stale_temporary_files(path);
+  return temporary_path_for(path);
 }
 
 }  // namespace
 
 AtomicWriter::AtomicWriter(std::filesystem::path path)
-    : path_(std::move(path)), temporary_path_(temporary_name(path_)), file_(File::create(temporary_path_)) {}
+    : path_(std::move(path)),
+      temporary_path_(start_temporary_file(path_)),
+      registration_(temporary_path_),
+      file_(File::create(temporary_path_)) {}
 
 AtomicWriter::~AtomicWriter() {
   if (!committed_) {

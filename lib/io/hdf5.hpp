@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/io/temporary_files.hpp"
+
 namespace neurop::h5 {
 
 using Shape = std::vector<std::int64_t>;
@@ -21,7 +23,9 @@ class File {
 public:
   // Creates (truncates) a file for writing.
   static File create(const std::filesystem::path& path);
-  // Opens an existing file. Throws FileError when it is missing or not HDF5.
+  // Opens an existing file. Throws FileError when it is missing, not HDF5, truncated
+  // or corrupt (including damage that only shows when the root group is read), or
+  // locked by another process.
   static File open(const std::filesystem::path& path, bool writable = false);
 
   File(File&& other) noexcept;
@@ -72,10 +76,14 @@ private:
   std::filesystem::path path_;
 };
 
-// Writes a file under a temporary name in the same folder and renames it to `path`
-// on commit(), so readers never see a half-written file. If commit() is not called
-// (an exception, an interrupted run) the destructor deletes the temporary file and
-// any existing file at `path` is left untouched.
+// Writes a file under a temporary name (`path` + ".tmp-HOST-PID-N") in the same folder
+// and renames it to `path` on commit(), so readers never see a half-written file. If
+// commit() is not called because of an exception, the destructor deletes the temporary
+// file and any existing file at `path` is left untouched. A signal ends the process
+// without running destructors, so the temporary file is deleted on SIGINT and SIGTERM
+// only after remove_temporary_files_on_signal() was called (temporary_files.hpp). The
+// constructor first deletes temporary files of `path` that dead processes of this
+// host left behind (remove_stale_temporary_files).
 class AtomicWriter {
 public:
   explicit AtomicWriter(std::filesystem::path path);
@@ -91,6 +99,7 @@ public:
 private:
   std::filesystem::path path_;
   std::filesystem::path temporary_path_;
+  TemporaryFileRegistration registration_;  // constructed before file_ creates the file
   File file_;
   bool committed_ = false;
 };

@@ -6,6 +6,7 @@
 #include "datasets/dataset_file.hpp"
 #include "lib/core/error.hpp"
 #include "lib/io/hdf5.hpp"
+#include "tests/support/check.hpp"
 
 namespace fs = std::filesystem;
 using namespace neurop;
@@ -66,6 +67,30 @@ TEST_CASE("grid dataset rejects NaN and bad shapes") {
   dataset = make_dataset(2, 4);
   dataset.output_shape = {2, 1, 5};
   CHECK_THROWS_AS(validate(dataset), ShapeError);
+}
+
+TEST_CASE("grid dataset rejects NaN in the grid") {
+  GridDataset dataset = make_dataset(2, 4);
+  dataset.grid[0][2] = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(validate(dataset), DataError);
+  const std::string validate_message = neurop::testing::message_of([&] { validate(dataset); });
+  CHECK(validate_message.find("grid/x0") != std::string::npos);
+  CHECK(validate_message.find("index 2") != std::string::npos);
+
+  // A file edited after writing: the reader checks the grid it loads.
+  const fs::path path = scratch_file("nan_grid.h5");
+  write_grid_dataset(path, make_dataset(2, 4));
+  {
+    h5::File file = h5::File::open(path, /*writable=*/true);
+    std::vector<double> x = file.read_f64("grid/x0");
+    x[3] = std::numeric_limits<double>::infinity();
+    file.write("grid/x0", {4}, x.data());
+  }
+  const std::string read_message = neurop::testing::message_of([&] { read_grid_dataset(path); });
+  CHECK_THROWS_AS(read_grid_dataset(path), FileError);
+  CHECK(read_message.find(path.string()) != std::string::npos);
+  CHECK(read_message.find("grid/x0") != std::string::npos);
+  CHECK(read_message.find("index 3") != std::string::npos);
 }
 
 TEST_CASE("grid dataset rejects a rank that contradicts spatial_dims") {

@@ -1,11 +1,13 @@
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
 
 #include "lib/autodiff/graph.hpp"
 #include "lib/io/checkpoint.hpp"
+#include "lib/io/hdf5.hpp"
 #include "lib/nn/layers.hpp"
 #include "lib/nn/loss.hpp"
 #include "lib/optim/optimizer.hpp"
@@ -197,6 +199,68 @@ TEST_CASE("checkpoint round trip with optimizer state") {
   TwoLayer wider(third, 9);
   CHECK_THROWS_AS(load_checkpoint(path, wider, nullptr), FileError);
   CHECK_THROWS_AS(load_checkpoint(scratch_file("missing.h5"), wider, nullptr), FileError);
+}
+
+TEST_CASE("checkpoint rejects non-finite values") {
+  Rng rng(1);
+  TwoLayer model(rng);
+  optim::Adam adam(model.parameters(), {});
+  const Tensor x = f64({0.1, 0.5, 0.9}, {3, 1});
+  sum(square(model.forward(x))).backward();
+  adam.step();
+
+  const auto nan_parameter = scratch_file("nan_parameter.h5");
+  save_checkpoint(nan_parameter, model, &adam, {.epoch = 3, .model = "{}"});
+  {
+    h5::File file = h5::File::open(nan_parameter, /*writable=*/true);
+    std::vector<double> bias = file.read_f64("parameters/first.bias");
+    bias[2] = std::numeric_limits<double>::quiet_NaN();
+    file.write("parameters/first.bias", {static_cast<std::int64_t>(bias.size())}, bias.data());
+  }
+  Rng other(2);
+  TwoLayer restored(other);
+  const std::vector<double> before = restored.first.bias.to_vector();
+  const std::string message = testing::message_of([&] { load_checkpoint(nan_parameter, restored, nullptr); });
+  CHECK_THROWS_AS(load_checkpoint(nan_parameter, restored, nullptr), DataError);
+  CHECK(message.find(nan_parameter.string()) != std::string::npos);
+  CHECK(message.find("parameters/first.bias") != std::string::npos);
+  CHECK(message.find("flat index 2") != std::string::npos);
+  CHECK(message.find("earlier checkpoint") != std::string::npos);
+  CHECK(restored.first.bias.to_vector() == before);
+
+  const auto nan_state = scratch_file("nan_state.h5");
+  save_checkpoint(nan_state, model, &adam, {.epoch = 3, .model = "{}"});
+  {
+    h5::File file = h5::File::open(nan_state, /*writable=*/true);
+    h5::Shape shape;
+    std::vector<double> state = file.read_f64("optimizer/0/exp_avg_sq", &shape);
+    state[0] = std::numeric_limits<double>::infinity();
+    file.write("optimizer/0/exp_avg_sq", shape, state.data());
+  }
+  optim::Adam restored_adam(restored.parameters(), {});
+  const std::string state_message =
+      testing::message_of([&] { load_checkpoint(nan_state, restored, &restored_adam); });
+  CHECK_THROWS_AS(load_checkpoint(nan_state, restored, &restored_adam), DataError);
+  CHECK(state_message.find("optimizer/0/exp_avg_sq") != std::string::npos);
+  CHECK(state_message.find("inf") != std::string::npos);
+  CHECK(restored_adam.steps() == 0);
+  CHECK(restored.first.bias.to_vector() == before);
+  // Without the optimizer the parameters alone are finite and load.
+  CHECK_NOTHROW(load_checkpoint(nan_state, restored, nullptr));
+}
+
+TEST_CASE("checkpoint rejects a negative epoch") {
+  Rng rng(1);
+  TwoLayer model(rng);
+  const auto path = scratch_file("negative_epoch.h5");
+  save_checkpoint(path, model, nullptr, {.epoch = 3, .model = "{}"});
+  h5::File::open(path, /*writable=*/true).set_attribute("/", "epoch", std::int64_t{-5});
+
+  const std::string message = testing::message_of([&] { read_checkpoint_info(path); });
+  CHECK_THROWS_AS(read_checkpoint_info(path), FileError);
+  CHECK(message.find("epoch -5") != std::string::npos);
+  CHECK(message.find(path.string()) != std::string::npos);
+  CHECK_THROWS_AS(load_checkpoint(path, model, nullptr), FileError);
 }
 
 TEST_CASE("training a small network lowers the loss") {
