@@ -109,6 +109,11 @@ GridDataset read_grid_dataset(const std::filesystem::path& path) {
   NEUROP_CHECK(version == kVersion, FileError, "'{}' has data set format version {}, this build reads version {}",
                path.string(), version, kVersion);
 
+  NEUROP_CHECK(!file.has_attribute("/", "layout"), FileError,
+               "'{}' is a point data set (sensor values and query points, for DeepONet), not a grid data set; pass "
+               "a grid data set such as one from `neurop generate burgers` or `neurop generate darcy`, or train a "
+               "DeepONet on this file",
+               path.string());
   GridDataset dataset;
   dataset.generator = file.attribute_string("/", "generator");
   dataset.spatial_dims = static_cast<int>(file.attribute_i64("/", "spatial_dims"));

@@ -144,7 +144,9 @@ TEST_CASE("point dataset validation rejects bad data") {
 TEST_CASE("point and grid readers reject each other's files") {
   const fs::path point_path = scratch_file("point.h5");
   write_point_dataset(point_path, make_dataset(QueryLayout::product));
-  CHECK_THROWS_AS(read_grid_dataset(point_path), FileError);
+  CHECK_THROWS_WITH_AS(read_grid_dataset(point_path),
+                       doctest::Contains("is a point data set (sensor values and query points, for DeepONet)"),
+                       FileError);
 
   GridDataset grid;
   grid.generator = "grid";
