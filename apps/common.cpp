@@ -21,7 +21,9 @@ void setup_logging(bool verbose) {
 }
 
 void apply_threads(int threads) {
-  NEUROP_CHECK(threads >= 0, ValueError, "--threads must be >= 0 (0 uses all cores), got {}", threads);
+  NEUROP_CHECK(threads >= 0 && threads <= kMaxThreads, ValueError,
+               "--threads {} is out of range: expected 0 (all cores) to {}; pass at most the number of cores",
+               threads, kMaxThreads);
   if (threads > 0) set_num_threads(threads);
 }
 

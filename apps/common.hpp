@@ -23,7 +23,15 @@ inline constexpr int kExitDiverged = 3;  // training diverged; the last good che
 // Installs a console logger (stderr) for the library and the program.
 void setup_logging(bool verbose);
 
-// Sets OpenMP/Eigen threads; 0 keeps the default (all available cores).
+// Largest --threads value the program accepts. More threads than cores only add
+// scheduling overhead, and with GCC 12 on Debian 12 `--threads 100000` crashed inside
+// libgomp while `--threads 20000` ran very slowly, so such counts are rejected as typing
+// errors. NOTE: 1024 is a chosen bound, not a libgomp limit; a machine with more
+// hardware threads needs it raised.
+inline constexpr int kMaxThreads = 1024;
+
+// Sets OpenMP/Eigen threads; 0 keeps the default (all available cores). Throws
+// ValueError for a count outside [0, kMaxThreads].
 void apply_threads(int threads);
 
 // Samples [first, first + count) of a grid data set, subsampled to `resolution`

@@ -104,7 +104,8 @@ void add_evaluate_command(CLI::App& app) {
   sub->add_option("--batch-size", o->batch_size, "samples per forward pass")->capture_default_str();
   sub->add_option("--out", o->out, "write the results as JSON to this file");
   sub->add_option("--markdown", o->markdown, "write the results as a Markdown table to this file");
-  sub->add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--threads", o->threads, fmt::format("threads (0 = all cores, at most {})", kMaxThreads))
+      ->capture_default_str();
   sub->add_option("--save-predictions", o->predictions,
                   "write inputs, targets and predictions of the first test samples at the first resolution to this "
                   "HDF5 file");

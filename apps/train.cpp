@@ -291,7 +291,8 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--evaluate-every", o->evaluate_every, "epochs between test evaluations")->capture_default_str();
   sub->add_option("--log-every", o->log_every, "epochs between progress lines")->capture_default_str();
   sub->add_option("--resume", o->resume, "continue from this checkpoint (model, optimizer state and epoch)");
-  sub->add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--threads", o->threads, fmt::format("threads (0 = all cores, at most {})", kMaxThreads))
+      ->capture_default_str();
   add_grid_training_options(*sub, o->grid);
   add_deeponet_train_options(*sub);
   sub->callback([o, sub] {

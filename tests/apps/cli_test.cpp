@@ -193,3 +193,26 @@ TEST_CASE("cli output paths and batch sizes are checked first") {
   CHECK(r.exit_code == 1);
   CHECK(contains(r.output, "--batch-size must be >= 1"));
 }
+
+TEST_CASE("cli rejects thread counts above the limit") {
+  const std::string data = small_burgers().string();
+  const std::string never = (scratch() / "never-threads.h5").string();
+  const std::vector<std::string> commands = {
+      fmt::format("train --data {} --ntrain 16 --ntest 8 --epochs 1 --checkpoint {}", data, never),
+      fmt::format("evaluate --checkpoint {} --data {} --ntest 8", never, data),
+      fmt::format("generate burgers --samples 2 --fine-resolution 256 --resolution 64 --out {}", never),
+      fmt::format("generate darcy --samples 2 --solve-resolution 33 --resolution 17 --out {}", never),
+      fmt::format("generate antiderivative --samples 2 --grid-points 101 --out {}", never),
+  };
+  for (const std::string& command : commands) {
+    for (const char* threads : {"100000", "20000", "1025", "-1"}) {
+      CAPTURE(command);
+      CAPTURE(threads);
+      const Run r = run(fmt::format("{} --threads {}", command, threads));
+      CHECK(r.exit_code == 1);
+      CHECK(contains(r.output, fmt::format("--threads {} is out of range", threads)));
+      CHECK(contains(r.output, "0 (all cores) to 1024"));
+    }
+  }
+  CHECK_FALSE(fs::exists(never));
+}
