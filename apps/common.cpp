@@ -27,6 +27,16 @@ void apply_threads(int threads) {
   if (threads > 0) set_num_threads(threads);
 }
 
+void check_at_least(const char* option, std::int64_t value, std::int64_t minimum) {
+  NEUROP_CHECK(value >= minimum, ValueError, "{} {} is invalid: expected an integer >= {}; pass {} {} or more", option,
+               value, minimum, option, minimum);
+}
+
+void check_positive(const char* option, double value) {
+  NEUROP_CHECK(std::isfinite(value) && value > 0.0, ValueError,
+               "{} {} is invalid: expected a finite value > 0, such as {} 1e-3", option, value, option);
+}
+
 std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, bool periodic) {
   if (resolution == 0 || resolution == stored) return 1;
   NEUROP_CHECK(resolution >= 2 && resolution <= stored, ValueError,

@@ -34,6 +34,12 @@ inline constexpr int kMaxThreads = 1024;
 // ValueError for a count outside [0, kMaxThreads].
 void apply_threads(int threads);
 
+// Throws ValueError naming `option` and `value` unless value >= minimum.
+void check_at_least(const char* option, std::int64_t value, std::int64_t minimum);
+
+// Throws ValueError naming `option` and `value` unless value is finite and > 0.
+void check_positive(const char* option, double value);
+
 // Samples [first, first + count) of a grid data set, subsampled to `resolution`
 // points per spatial axis and converted to `dtype` tensors [count, C, S...].
 // resolution 0 keeps the stored resolution. Throws ValueError listing the valid

@@ -109,8 +109,6 @@ struct Split {
 };
 
 Split load_split(const TrainSettings& s) {
-  NEUROP_CHECK(s.ntrain >= 1 && s.ntest >= 1, ValueError, "--ntrain and --ntest must be >= 1, got {} and {}",
-               s.ntrain, s.ntest);
   Split split;
   if (!s.data.empty()) {
     NEUROP_CHECK(s.train_file.empty() && s.test_file.empty(), ValueError,
@@ -400,9 +398,16 @@ bool is_deeponet_training(const CLI::App& train) {
 int run_deeponet_train(const CLI::App& app) {
   const TrainSettings s = read_train_settings(app);
   apply_threads(s.threads);
-  NEUROP_CHECK(s.epochs >= 1 && s.batch_size >= 0, ValueError,
-               "--epochs must be >= 1 and --batch-size >= 1 (or 0 for full-batch steps), got {} and {}", s.epochs,
-               s.batch_size);
+  check_at_least("--epochs", s.epochs, 1);
+  NEUROP_CHECK(s.batch_size >= 0, ValueError,
+               "--batch-size {} is invalid: expected an integer >= 1, or 0 for full-batch steps", s.batch_size);
+  check_at_least("--ntrain", s.ntrain, 1);
+  check_at_least("--ntest", s.ntest, 1);
+  check_positive("--lr", s.learning_rate);
+  // --checkpoint-every and --log-every default to --evaluate-every, so that one comes first.
+  check_at_least("--evaluate-every", s.evaluate_every, 1);
+  check_at_least("--checkpoint-every", s.checkpoint_every, 1);
+  check_at_least("--log-every", s.log_every, 1);
   NEUROP_CHECK(s.stop_epoch >= 1 && s.stop_epoch <= s.epochs, ValueError,
                "--stop-epoch {} is out of range; pass an epoch between 1 and --epochs {}", s.stop_epoch, s.epochs);
   const Split split = load_split(s);

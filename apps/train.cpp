@@ -151,8 +151,14 @@ std::unique_ptr<GridModel> make_model(const TrainOptions& o, const Split& split,
 
 int run_train(const TrainOptions& o) {
   apply_threads(o.threads);
-  NEUROP_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.ntrain >= 1 && o.ntest >= 1, ValueError,
-               "--epochs, --batch-size, --ntrain and --ntest must be >= 1");
+  check_at_least("--epochs", o.epochs, 1);
+  check_at_least("--batch-size", o.batch_size, 1);
+  check_at_least("--ntrain", o.ntrain, 1);
+  check_at_least("--ntest", o.ntest, 1);
+  check_positive("--lr", o.learning_rate);
+  check_at_least("--checkpoint-every", o.checkpoint_every, 1);
+  check_at_least("--evaluate-every", o.evaluate_every, 1);
+  check_at_least("--log-every", o.log_every, 1);
   const DType dtype = o.dtype == "float64" ? DType::f64 : DType::f32;
   const Split split = load_split(o, dtype);
   check_split_shapes(split.train, split.test);
@@ -270,7 +276,7 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--epochs", o->epochs, "total epochs (including those of a resumed run)")->capture_default_str();
   sub->add_option("--batch-size", o->batch_size, "samples per optimizer step")->capture_default_str();
-  sub->add_option("--lr", o->learning_rate, "initial learning rate")->capture_default_str();
+  sub->add_option("--lr", o->learning_rate, "initial learning rate (> 0)")->capture_default_str();
   sub->add_option("--optimizer", o->optimizer, "adam (L2 weight decay), adamw (decoupled) or sgd")
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
       ->capture_default_str();
@@ -286,10 +292,15 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of the weights and the shuffling")->capture_default_str();
   sub->add_option("--checkpoint", o->checkpoint, "checkpoint file to write (atomically)")->capture_default_str();
-  sub->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoint writes")
+  sub->add_option("--checkpoint-every", o->checkpoint_every,
+                  "epochs between checkpoint writes (>= 1; the last epoch is always written)")
       ->capture_default_str();
-  sub->add_option("--evaluate-every", o->evaluate_every, "epochs between test evaluations")->capture_default_str();
-  sub->add_option("--log-every", o->log_every, "epochs between progress lines")->capture_default_str();
+  sub->add_option("--evaluate-every", o->evaluate_every,
+                  "epochs between test evaluations (>= 1; the last epoch is always evaluated)")
+      ->capture_default_str();
+  sub->add_option("--log-every", o->log_every,
+                  "epochs between progress lines (>= 1; the last epoch is always printed)")
+      ->capture_default_str();
   sub->add_option("--resume", o->resume, "continue from this checkpoint (model, optimizer state and epoch)");
   sub->add_option("--threads", o->threads, fmt::format("threads (0 = all cores, at most {})", kMaxThreads))
       ->capture_default_str();

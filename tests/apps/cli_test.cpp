@@ -216,3 +216,51 @@ TEST_CASE("cli rejects thread counts above the limit") {
   }
   CHECK_FALSE(fs::exists(never));
 }
+
+TEST_CASE("cli rejects invalid rates and intervals") {
+  const std::string common = fmt::format("train --data {} --ntrain 16 --ntest 8 --epochs 1 --checkpoint {}",
+                                         small_burgers().string(), (scratch() / "never-rate.h5").string());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--lr 0", "--lr 0 is invalid"},
+      {"--lr -1e-3", "--lr -0.001 is invalid"},
+      {"--checkpoint-every 0", "--checkpoint-every 0 is invalid"},
+      {"--checkpoint-every -1", "--checkpoint-every -1 is invalid"},
+      {"--evaluate-every 0", "--evaluate-every 0 is invalid"},
+      {"--evaluate-every -1", "--evaluate-every -1 is invalid"},
+      {"--log-every 0", "--log-every 0 is invalid"},
+      {"--log-every -1", "--log-every -1 is invalid"},
+  };
+  for (const auto& [options, message] : cases) {
+    CAPTURE(options);
+    const Run r = run(common + " " + options);
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.output, message));
+  }
+  CHECK_FALSE(fs::exists(scratch() / "never-rate.h5"));
+}
+
+TEST_CASE("cli names the invalid count") {
+  const std::string data = small_burgers().string();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--ntrain 0", "--ntrain 0 is invalid: expected an integer >= 1"},
+      {"--ntest 0", "--ntest 0 is invalid: expected an integer >= 1"},
+      {"--epochs 0", "--epochs 0 is invalid: expected an integer >= 1"},
+      {"--epochs -1", "--epochs -1 is invalid: expected an integer >= 1"},
+      {"--batch-size 0", "--batch-size 0 is invalid: expected an integer >= 1"},
+      {"--batch-size -4", "--batch-size -4 is invalid: expected an integer >= 1"},
+  };
+  for (const auto& [options, message] : cases) {
+    CAPTURE(options);
+    // Each option appears once: the case's value replaces the default below.
+    std::string command = fmt::format("train --data {} --checkpoint {} {}", data,
+                                      (scratch() / "never-count.h5").string(), options);
+    for (const char* fallback : {"--ntrain 16", "--ntest 8", "--epochs 1", "--batch-size 4"}) {
+      const std::string option = std::string(fallback).substr(0, std::string(fallback).find(' '));
+      if (!contains(options, option + " ")) command += std::string(" ") + fallback;
+    }
+    const Run r = run(command);
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.output, message));
+    CHECK_FALSE(contains(r.output, "--epochs, --batch-size"));
+  }
+}
