@@ -37,6 +37,19 @@ void check_positive(const char* option, double value) {
                "{} {} is invalid: expected a finite value > 0, such as {} 1e-3", option, value, option);
 }
 
+void check_train_test_pair(const std::string& train_file, const std::string& test_file) {
+  NEUROP_CHECK(!train_file.empty() || !test_file.empty(), ValueError,
+               "no data given: pass --data FILE, or --train FILE and --test FILE (make one with `neurop generate`)");
+  NEUROP_CHECK(!test_file.empty(), ValueError,
+               "--test is missing: --train '{}' needs a test set; add --test FILE, or pass one file with --data "
+               "instead of --train",
+               train_file);
+  NEUROP_CHECK(!train_file.empty(), ValueError,
+               "--train is missing: --test '{}' needs a training set; add --train FILE, or pass one file with --data "
+               "instead of --test",
+               test_file);
+}
+
 std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, bool periodic) {
   if (resolution == 0 || resolution == stored) return 1;
   NEUROP_CHECK(resolution >= 2 && resolution <= stored, ValueError,

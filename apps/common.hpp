@@ -40,6 +40,10 @@ void check_at_least(const char* option, std::int64_t value, std::int64_t minimum
 // Throws ValueError naming `option` and `value` unless value is finite and > 0.
 void check_positive(const char* option, double value);
 
+// Throws ValueError when --train is given without --test, or the reverse, or when
+// neither is (the caller has no --data either).
+void check_train_test_pair(const std::string& train_file, const std::string& test_file);
+
 // Samples [first, first + count) of a grid data set, subsampled to `resolution`
 // points per spatial axis and converted to `dtype` tensors [count, C, S...].
 // resolution 0 keeps the stored resolution. Throws ValueError listing the valid

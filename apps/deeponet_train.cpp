@@ -123,8 +123,7 @@ Split load_split(const TrainSettings& s) {
     split.description = fmt::format("{} (first {} for training, last {} for testing)", s.data, s.ntrain, s.ntest);
     return split;
   }
-  NEUROP_CHECK(!s.train_file.empty() && !s.test_file.empty(), ValueError,
-               "no data given: pass --data FILE, or --train FILE and --test FILE (make one with `neurop generate`)");
+  check_train_test_pair(s.train_file, s.test_file);
   const OperatorData train = read_operator_data(s.train_file, s.dtype);
   const OperatorData test = read_operator_data(s.test_file, s.dtype);
   NEUROP_CHECK(s.ntrain <= train.size() && s.ntest <= test.size(), ValueError,

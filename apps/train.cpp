@@ -104,8 +104,7 @@ Split load_split(const TrainOptions& o, DType dtype) {
     split.description = fmt::format("{} (first {} for training, last {} for testing)", o.data, o.ntrain, o.ntest);
     return split;
   }
-  NEUROP_CHECK(!o.train_file.empty() && !o.test_file.empty(), ValueError,
-               "no data given: pass --data FILE, or --train FILE and --test FILE (make one with `neurop generate`)");
+  check_train_test_pair(o.train_file, o.test_file);
   const data::GridDataset train = data::read_grid_dataset(o.train_file);
   const data::GridDataset test = data::read_grid_dataset(o.test_file);
   check_grid_data(train, o.train_file);

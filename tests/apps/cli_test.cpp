@@ -65,6 +65,12 @@ TEST_CASE("cli missing and corrupt data files") {
   r = run("train");
   CHECK(r.exit_code == 1);
   CHECK(contains(r.output, "no data given"));
+  r = run(fmt::format("train --train {} --epochs 1", small_burgers().string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--test is missing"));
+  r = run(fmt::format("train --test {} --epochs 1", small_burgers().string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--train is missing"));
 }
 
 TEST_CASE("cli rejects NaN in data") {

@@ -322,3 +322,37 @@ TEST_CASE("deeponet cli stops early and resumes the schedule") {
   CHECK(r.exit_code == 1);
   CHECK(contains(r.output, "--stop-epoch 7 is out of range"));
 }
+
+TEST_CASE("deeponet cli checks each training option") {
+  const std::string data = small_antiderivative().string();
+  const std::string never = (scratch() / "never-options.h5").string();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--lr 0", "--lr 0 is invalid"},
+      {"--lr -1", "--lr -1 is invalid"},
+      {"--checkpoint-every 0", "--checkpoint-every 0 is invalid"},
+      {"--evaluate-every -1", "--evaluate-every -1 is invalid"},
+      {"--log-every 0", "--log-every 0 is invalid"},
+      {"--ntrain 0", "--ntrain 0 is invalid"},
+      {"--ntest 0", "--ntest 0 is invalid"},
+      {"--epochs 0", "--epochs 0 is invalid"},
+      {"--batch-size -4", "--batch-size -4 is invalid"},
+      {"--threads 100000", "--threads 100000 is out of range"},
+  };
+  for (const auto& [options, message] : cases) {
+    CAPTURE(options);
+    // Each option appears once: the case's value replaces the default below.
+    std::string command = fmt::format("train --data {} --branch 8,6 --trunk 8,6 --checkpoint {} {}", data, never,
+                                      options);
+    for (const char* fallback : {"--ntrain 16", "--ntest 8", "--epochs 5", "--threads 1"}) {
+      const std::string option = std::string(fallback).substr(0, std::string(fallback).find(' '));
+      if (!contains(options, option + " ")) command += std::string(" ") + fallback;
+    }
+    const Run r = run(command);
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.output, message));
+  }
+  Run r = run(fmt::format("train --train {} {} --checkpoint {}", data, kSmallModel, never));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--test is missing"));
+  CHECK_FALSE(fs::exists(never));
+}
