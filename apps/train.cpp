@@ -244,6 +244,20 @@ int run_train(const TrainOptions& o) {
   return kExitOk;
 }
 
+// Throws ValueError when --model fno or mgno is given explicitly for a point data set,
+// which only the DeepONet path can train.
+void check_model_fits_data(const CLI::App& train, const std::string& model) {
+  if (train.count("--model") == 0 || model == "deeponet") return;
+  for (const char* option : {"--data", "--train"}) {
+    const std::string file = train.get_option(option)->as<std::string>();
+    NEUROP_CHECK(file.empty() || !is_point_data_file(file), ValueError,
+                 "--model {} needs grid data, but {} '{}' is a point data set (the DeepONet layout, with "
+                 "spatial_dims = 0); pass --model deeponet or leave --model out for this file, or train {} on a "
+                 "grid data set such as one from `neurop generate burgers`",
+                 model, option, file, model);
+  }
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
@@ -310,6 +324,7 @@ void add_train_command(CLI::App& app) {
     for (const char* option : {"--model", "--width", "--modes", "--layers", "--projection-width", "--activation",
                                "--padding", "--dtype"})
       if (sub->count(option) > 0) o->architecture_options_given.emplace_back(option);
+    check_model_fits_data(*sub, o->model);
     command_exit_code() = is_deeponet_training(*sub) ? run_deeponet_train(*sub) : run_train(*o);
   });
 }

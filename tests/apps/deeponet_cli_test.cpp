@@ -323,6 +323,26 @@ TEST_CASE("deeponet cli stops early and resumes the schedule") {
   CHECK(contains(r.output, "--stop-epoch 7 is out of range"));
 }
 
+TEST_CASE("deeponet cli rejects grid models on point data") {
+  const std::string data = small_antiderivative().string();
+  const std::string never = (scratch() / "never-grid-model.h5").string();
+  for (const char* model : {"fno", "mgno"}) {
+    CAPTURE(model);
+    Run r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 --model {} {} --checkpoint {}", data, model,
+                            kSmallModel, never));
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.output, fmt::format("--model {} needs grid data", model)));
+    CHECK(contains(r.output, "is a point data set"));
+    CHECK(contains(r.output, "--model deeponet"));
+    r = run(fmt::format("train --train {0} --test {0} --ntrain 16 --ntest 8 --model {1} {2} --checkpoint {3}", data,
+                        model, kSmallModel, never));
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.output, "--train '"));
+    CHECK(contains(r.output, "is a point data set"));
+  }
+  CHECK_FALSE(fs::exists(never));
+}
+
 TEST_CASE("deeponet cli checks each training option") {
   const std::string data = small_antiderivative().string();
   const std::string never = (scratch() / "never-options.h5").string();
