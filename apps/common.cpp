@@ -50,6 +50,41 @@ void check_train_test_pair(const std::string& train_file, const std::string& tes
                test_file);
 }
 
+namespace {
+
+bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code error;
+  const std::filesystem::path canonical_a = std::filesystem::weakly_canonical(a, error);
+  if (error) return false;
+  const std::filesystem::path canonical_b = std::filesystem::weakly_canonical(b, error);
+  if (error) return false;
+  if (canonical_a == canonical_b) return true;
+  const bool equivalent = std::filesystem::equivalent(a, b, error);
+  return !error && equivalent;
+}
+
+}  // namespace
+
+void check_distinct_outputs(const std::vector<PathOption>& inputs, const std::vector<PathOption>& outputs) {
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const PathOption& output = outputs[i];
+    if (output.path.empty()) continue;
+    for (const PathOption& input : inputs) {
+      if (input.path.empty() || !same_file(output.path, input.path)) continue;
+      throw ValueError(fmt::format("{} '{}' names the same file as the input {} '{}', which the run would "
+                                   "overwrite; choose another path for {}",
+                                   output.option, output.path, input.option, input.path, output.option));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      const PathOption& other = outputs[j];
+      if (other.path.empty() || !same_file(output.path, other.path)) continue;
+      throw ValueError(fmt::format("{} '{}' names the same file as {} '{}', so one output would replace the "
+                                   "other; choose another path for {}",
+                                   output.option, output.path, other.option, other.path, output.option));
+    }
+  }
+}
+
 std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, bool periodic) {
   if (resolution == 0 || resolution == stored) return 1;
   NEUROP_CHECK(resolution >= 2 && resolution <= stored, ValueError,

@@ -44,6 +44,18 @@ void check_positive(const char* option, double value);
 // neither is (the caller has no --data either).
 void check_train_test_pair(const std::string& train_file, const std::string& test_file);
 
+// A file named on the command line: the option and its value (empty when not given).
+struct PathOption {
+  const char* option;
+  std::string path;
+};
+
+// Throws ValueError when an output names the same file as an input or as another output,
+// so that a run cannot replace its own data or checkpoint. Paths are compared after
+// std::filesystem::weakly_canonical, and existing files also by
+// std::filesystem::equivalent (hard links). Empty paths are skipped.
+void check_distinct_outputs(const std::vector<PathOption>& inputs, const std::vector<PathOption>& outputs);
+
 // Samples [first, first + count) of a grid data set, subsampled to `resolution`
 // points per spatial axis and converted to `dtype` tensors [count, C, S...].
 // resolution 0 keeps the stored resolution. Throws ValueError listing the valid

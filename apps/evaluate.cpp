@@ -112,6 +112,8 @@ void add_evaluate_command(CLI::App& app) {
   sub->add_option("--prediction-samples", o->prediction_samples, "test samples in the --save-predictions file")
       ->capture_default_str();
   sub->callback([o, sub] {
+    check_distinct_outputs({{"--checkpoint", o->checkpoint}, {"--data", o->data}, {"--test", o->test_file}},
+                           {{"--out", o->out}, {"--markdown", o->markdown}, {"--save-predictions", o->predictions}});
     command_exit_code() = is_deeponet_evaluation(*sub) ? run_deeponet_evaluate(*sub) : run_evaluate(*o);
   });
 }

@@ -325,6 +325,9 @@ void add_train_command(CLI::App& app) {
                                "--padding", "--dtype"})
       if (sub->count(option) > 0) o->architecture_options_given.emplace_back(option);
     check_model_fits_data(*sub, o->model);
+    // --resume and --checkpoint may name one file: the run reads it before writing it.
+    check_distinct_outputs({{"--data", o->data}, {"--train", o->train_file}, {"--test", o->test_file}},
+                           {{"--checkpoint", o->checkpoint}});
     command_exit_code() = is_deeponet_training(*sub) ? run_deeponet_train(*sub) : run_train(*o);
   });
 }

@@ -37,6 +37,21 @@ const fs::path& small_burgers() {
   return path;
 }
 
+// A checkpoint of a 1-epoch FNO on small_burgers() trained with `optimizer_options`.
+fs::path small_checkpoint(const std::string& name, const std::string& optimizer_options = "") {
+  const fs::path checkpoint = scratch() / name;
+  const Run r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 --width 8 --modes 4 --batch-size 4 --epochs 1 "
+                                "--threads 2 {} --checkpoint {}",
+                                small_burgers().string(), optimizer_options, checkpoint.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  return checkpoint;
+}
+
+std::string file_bytes(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
 }  // namespace
 
 TEST_CASE("cli unknown option is a usage error") {
@@ -221,6 +236,47 @@ TEST_CASE("cli rejects thread counts above the limit") {
     }
   }
   CHECK_FALSE(fs::exists(never));
+}
+
+TEST_CASE("cli outputs must not replace inputs") {
+  const fs::path data = scratch() / "outputs-data.h5";
+  fs::copy_file(small_burgers(), data, fs::copy_options::overwrite_existing);
+  const std::string data_bytes = file_bytes(data);
+  // The same file through another spelling of its path.
+  const std::string data_alias = (scratch() / "." / "outputs-data.h5").string();
+
+  Run r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 --epochs 1 --checkpoint {}", data.string(),
+                          data_alias));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--checkpoint"));
+  CHECK(contains(r.output, "same file as the input --data"));
+  r = run(fmt::format("train --train {0} --test {0} --ntrain 16 --ntest 8 --epochs 1 --checkpoint {0}", data.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "same file as the input --train"));
+  CHECK(file_bytes(data) == data_bytes);
+
+  const fs::path checkpoint = small_checkpoint("outputs-model.h5");
+  const std::string checkpoint_bytes = file_bytes(checkpoint);
+  const std::string evaluate = fmt::format("evaluate --checkpoint {} --data {} --ntest 8", checkpoint.string(),
+                                           data.string());
+  r = run(evaluate + fmt::format(" --save-predictions {}", data_alias));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--save-predictions"));
+  CHECK(contains(r.output, "same file as the input --data"));
+  r = run(evaluate + fmt::format(" --out {}", checkpoint.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "same file as the input --checkpoint"));
+  r = run(evaluate + fmt::format(" --markdown {}", data.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--markdown"));
+  const fs::path table = scratch() / "outputs-table.txt";
+  r = run(evaluate + fmt::format(" --out {0} --markdown {0}", table.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--markdown"));
+  CHECK(contains(r.output, "same file as --out"));
+  CHECK(file_bytes(data) == data_bytes);
+  CHECK(file_bytes(checkpoint) == checkpoint_bytes);
+  CHECK_FALSE(fs::exists(table));
 }
 
 TEST_CASE("cli rejects invalid rates and intervals") {

@@ -376,3 +376,27 @@ TEST_CASE("deeponet cli checks each training option") {
   CHECK(contains(r.output, "--test is missing"));
   CHECK_FALSE(fs::exists(never));
 }
+
+TEST_CASE("deeponet cli outputs must not replace inputs") {
+  const fs::path data = scratch() / "outputs-antiderivative.h5";
+  fs::copy_file(small_antiderivative(), data, fs::copy_options::overwrite_existing);
+  const auto size = fs::file_size(data);
+  Run r = run(fmt::format("train --data {0} --ntrain 16 --ntest 8 {1} --checkpoint {0}", data.string(), kSmallModel));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "same file as the input --data"));
+  CHECK(neurop::data::read_point_dataset(data).samples == 24);
+  CHECK(fs::file_size(data) == size);
+
+  const fs::path checkpoint = scratch() / "outputs-deeponet.h5";
+  r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 {} --checkpoint {}", data.string(), kSmallModel,
+                      checkpoint.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  r = run(fmt::format("evaluate --checkpoint {0} --data {1} --ntest 8 --out {0}", checkpoint.string(), data.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "same file as the input --checkpoint"));
+  r = run(fmt::format("evaluate --checkpoint {0} --data {1} --ntest 8 --markdown {1}", checkpoint.string(),
+                      data.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "same file as the input --data"));
+  CHECK(neurop::data::read_point_dataset(data).samples == 24);
+}
