@@ -537,6 +537,10 @@ int run_deeponet_evaluate(const CLI::App& app) {
                "--resolutions does not apply to a DeepONet: its branch net takes the input functions at the fixed "
                "sensors of its training data");
   NEUROP_CHECK(batch_size >= 1, ValueError, "--batch-size must be >= 1, got {}", batch_size);
+  NEUROP_CHECK(!given(app, "--save-predictions"), ValueError,
+               "--save-predictions is not available for a DeepONet checkpoint ('{}'): prediction files hold grid "
+               "samples; drop --save-predictions",
+               checkpoint);
 
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
   const DeepOnetConfig config = DeepOnetConfig::from_json(info.model);

@@ -326,3 +326,21 @@ TEST_CASE("cli names the invalid count") {
     CHECK_FALSE(contains(r.output, "--epochs, --batch-size"));
   }
 }
+
+TEST_CASE("cli checks prediction samples first") {
+  const fs::path checkpoint = small_checkpoint("predictions-model.h5");
+  const fs::path predictions = scratch() / "predictions.h5";
+  const std::string evaluate = fmt::format("evaluate --checkpoint {} --data {} --ntest 8 --save-predictions {}",
+                                           checkpoint.string(), small_burgers().string(), predictions.string());
+  Run r = run(evaluate + " --prediction-samples 0");
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--prediction-samples 0 is invalid"));
+  // The check comes before the evaluation, so no table is printed.
+  CHECK_FALSE(contains(r.output, "relative L2"));
+  CHECK_FALSE(fs::exists(predictions));
+
+  r = run(evaluate + " --prediction-samples 50");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(contains(r.output, "--prediction-samples 50 exceeds the 8 test samples"));
+  CHECK(neurop::h5::File::open(predictions).shape("predictions") == std::vector<std::int64_t>{8, 1, 64});
+}

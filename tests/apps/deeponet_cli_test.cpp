@@ -399,4 +399,13 @@ TEST_CASE("deeponet cli outputs must not replace inputs") {
   CHECK(r.exit_code == 1);
   CHECK(contains(r.output, "same file as the input --data"));
   CHECK(neurop::data::read_point_dataset(data).samples == 24);
+
+  // Prediction files are written for grid models only; a DeepONet run rejects the option
+  // instead of ignoring it.
+  const fs::path predictions = scratch() / "deeponet-predictions.h5";
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 8 --save-predictions {}", checkpoint.string(),
+                      data.string(), predictions.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--save-predictions is not available for a DeepONet checkpoint"));
+  CHECK_FALSE(fs::exists(predictions));
 }
