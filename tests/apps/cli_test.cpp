@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -343,4 +344,31 @@ TEST_CASE("cli checks prediction samples first") {
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   CHECK(contains(r.output, "--prediction-samples 50 exceeds the 8 test samples"));
   CHECK(neurop::h5::File::open(predictions).shape("predictions") == std::vector<std::int64_t>{8, 1, 64});
+}
+
+TEST_CASE("cli suggests an accepted fine resolution") {
+  const fs::path out = scratch() / "suggested.h5";
+  Run r = run(fmt::format("generate burgers --samples 1 --nu 1e-3 --resolution 1024 --fine-resolution 1024 --out {}",
+                          out.string()));
+  REQUIRE(r.exit_code == 1);
+  std::smatch match;
+  REQUIRE_MESSAGE(std::regex_search(r.output, match, std::regex(R"(use fine_resolution = (\d+))")), r.output);
+  const std::int64_t suggested = std::stoll(match[1].str());
+  CHECK(suggested % 1024 == 0);
+  CHECK(suggested > 1024);
+  // Validation runs before the output folder is created. An output path below a regular
+  // file therefore fails with a folder error for a setting that passes validation, and
+  // with the BurgersConfig error for one that does not, without solving anything.
+  const fs::path blocker = scratch() / "suggestion-blocker";
+  std::ofstream(blocker) << "not a folder\n";
+  r = run(fmt::format("generate burgers --samples 1 --nu 1e-3 --resolution 1024 --fine-resolution {} --out {}",
+                      suggested, (blocker / "data.h5").string()));
+  CHECK(r.exit_code == 1);
+  CHECK_FALSE(contains(r.output, "BurgersConfig"));
+  CHECK(contains(r.output, "cannot create the folder"));
+  // The multiple below the suggestion does not resolve the front.
+  r = run(fmt::format("generate burgers --samples 1 --nu 1e-3 --resolution 1024 --fine-resolution {} --out {}",
+                      suggested - 1024, (blocker / "data.h5").string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "below the minimum"));
 }
