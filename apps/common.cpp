@@ -10,6 +10,8 @@
 #include "lib/core/error.hpp"
 #include "lib/core/log.hpp"
 #include "lib/core/threads.hpp"
+#include "lib/io/checkpoint.hpp"
+#include "lib/io/hdf5.hpp"
 
 namespace neurop::app {
 
@@ -83,6 +85,17 @@ void check_distinct_outputs(const std::vector<PathOption>& inputs, const std::ve
                                    output.option, output.path, other.option, other.path, output.option));
     }
   }
+}
+
+void load_resume_checkpoint(const std::filesystem::path& path, nn::Module& module, optim::Optimizer& optimizer,
+                            bool optimizer_keeps_state) {
+  load_checkpoint(path, module, &optimizer);
+  if (!optimizer_keeps_state || optimizer.steps() == 0) return;
+  if (h5::File::open(path).exists("optimizer")) return;
+  logger().warn("checkpoint '{}' records {} optimizer steps but contains no optimizer state (/optimizer group); "
+                "the {} moments start from zero, so the first steps after the resume differ from an uninterrupted "
+                "run",
+                path.string(), optimizer.steps(), optimizer.name());
 }
 
 std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, bool periodic) {

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "datasets/dataset_file.hpp"
+#include "lib/nn/module.hpp"
+#include "lib/optim/optimizer.hpp"
 #include "lib/tensor/tensor.hpp"
 #include "lib/train/trainer.hpp"
 
@@ -93,6 +95,14 @@ void print_epoch_line(const train::EpochReport& r, std::int64_t start_epoch, con
 
 // Creates the folder that will contain `path`; throws FileError naming `option` when it cannot.
 void create_parent_folder(const std::filesystem::path& path, const char* option);
+
+// Loads the model parameters and optimizer state of checkpoint `path` for --resume.
+// A checkpoint that records optimizer steps but contains no /optimizer group (a file
+// written without it, or with the group removed) leaves the optimizer state empty.
+// When `optimizer_keeps_state` (Adam, AdamW, SGD with momentum), that is logged as a
+// warning, because the moments then start from zero instead of resuming.
+void load_resume_checkpoint(const std::filesystem::path& path, nn::Module& module, optim::Optimizer& optimizer,
+                            bool optimizer_keeps_state);
 
 // Parses "256,512,1024" into numbers; throws ValueError naming the bad entry.
 std::vector<std::int64_t> parse_int_list(const std::string& text, const char* option);

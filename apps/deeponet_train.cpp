@@ -459,7 +459,7 @@ int run_deeponet_train(const CLI::App& app) {
   auto optimizer = make_optimizer(s, model->trainable_parameters());
   auto schedule = make_schedule(s, (train.size() + batch_size - 1) / batch_size);
   if (!s.resume.empty()) {
-    load_checkpoint(s.resume, model->module(), optimizer.get());
+    load_resume_checkpoint(s.resume, model->module(), *optimizer, s.optimizer != "sgd" || s.momentum > 0.0);
     logger().info("resumed from {} after epoch {}", s.resume, start_epoch);
   }
 

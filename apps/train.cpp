@@ -188,7 +188,7 @@ int run_train(const TrainOptions& o) {
   const std::int64_t steps_per_epoch = (o.ntrain + o.batch_size - 1) / o.batch_size;
   auto schedule = make_schedule(o, steps_per_epoch);
   if (!o.resume.empty()) {
-    load_checkpoint(o.resume, model->module(), optimizer.get());
+    load_resume_checkpoint(o.resume, model->module(), *optimizer, o.optimizer != "sgd" || o.momentum > 0.0);
     logger().info("resumed from {} after epoch {}", o.resume, start_epoch);
   }
   NEUROP_CHECK(model->forward(slice(split.train.inputs, 0, 0, 1)).shape() == slice(split.train.outputs, 0, 0, 1).shape(),

@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <hdf5.h>
 
 #include "datasets/dataset_file.hpp"
 #include "lib/io/hdf5.hpp"
@@ -371,4 +372,30 @@ TEST_CASE("cli suggests an accepted fine resolution") {
                       suggested - 1024, (blocker / "data.h5").string()));
   CHECK(r.exit_code == 1);
   CHECK(contains(r.output, "below the minimum"));
+}
+
+TEST_CASE("cli warns when the optimizer state is missing") {
+  const fs::path checkpoint = small_checkpoint("no-moments.h5");
+  {
+    const hid_t file = H5Fopen(checkpoint.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+    CHECK(H5Ldelete(file, "/optimizer", H5P_DEFAULT) >= 0);
+    H5Fclose(file);
+  }
+  const std::string resume =
+      fmt::format("train --data {} --ntrain 16 --ntest 8 --batch-size 4 --epochs 2 --threads 2 --resume {} "
+                  "--checkpoint {}",
+                  small_burgers().string(), checkpoint.string(), (scratch() / "no-moments-resumed.h5").string());
+  Run r = run(resume);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(contains(r.output, "contains no optimizer state"));
+  CHECK(contains(r.output, "the Adam moments start from zero"));
+
+  // SGD without momentum keeps no state, so its checkpoints have no /optimizer group.
+  const fs::path plain = small_checkpoint("plain-sgd.h5", "--optimizer sgd --momentum 0");
+  r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 --batch-size 4 --epochs 2 --threads 2 --optimizer sgd "
+                      "--momentum 0 --resume {} --checkpoint {}",
+                      small_burgers().string(), plain.string(), (scratch() / "plain-sgd-resumed.h5").string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_FALSE(contains(r.output, "no optimizer state"));
 }
