@@ -10,6 +10,8 @@
 #include "lib/core/error.hpp"
 #include "lib/core/log.hpp"
 #include "lib/core/threads.hpp"
+#include "lib/io/checkpoint.hpp"
+#include "lib/io/hdf5.hpp"
 
 namespace neurop::app {
 
@@ -21,8 +23,79 @@ void setup_logging(bool verbose) {
 }
 
 void apply_threads(int threads) {
-  NEUROP_CHECK(threads >= 0, ValueError, "--threads must be >= 0 (0 uses all cores), got {}", threads);
+  NEUROP_CHECK(threads >= 0 && threads <= kMaxThreads, ValueError,
+               "--threads {} is out of range: expected 0 (all cores) to {}; pass at most the number of cores",
+               threads, kMaxThreads);
   if (threads > 0) set_num_threads(threads);
+}
+
+void check_at_least(const char* option, std::int64_t value, std::int64_t minimum) {
+  NEUROP_CHECK(value >= minimum, ValueError, "{} {} is invalid: expected an integer >= {}; pass {} {} or more", option,
+               value, minimum, option, minimum);
+}
+
+void check_positive(const char* option, double value) {
+  NEUROP_CHECK(std::isfinite(value) && value > 0.0, ValueError,
+               "{} {} is invalid: expected a finite value > 0, such as {} 1e-3", option, value, option);
+}
+
+void check_train_test_pair(const std::string& train_file, const std::string& test_file) {
+  NEUROP_CHECK(!train_file.empty() || !test_file.empty(), ValueError,
+               "no data given: pass --data FILE, or --train FILE and --test FILE (make one with `neurop generate`)");
+  NEUROP_CHECK(!test_file.empty(), ValueError,
+               "--test is missing: --train '{}' needs a test set; add --test FILE, or pass one file with --data "
+               "instead of --train",
+               train_file);
+  NEUROP_CHECK(!train_file.empty(), ValueError,
+               "--train is missing: --test '{}' needs a training set; add --train FILE, or pass one file with --data "
+               "instead of --test",
+               test_file);
+}
+
+namespace {
+
+bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code error;
+  const std::filesystem::path canonical_a = std::filesystem::weakly_canonical(a, error);
+  if (error) return false;
+  const std::filesystem::path canonical_b = std::filesystem::weakly_canonical(b, error);
+  if (error) return false;
+  if (canonical_a == canonical_b) return true;
+  const bool equivalent = std::filesystem::equivalent(a, b, error);
+  return !error && equivalent;
+}
+
+}  // namespace
+
+void check_distinct_outputs(const std::vector<PathOption>& inputs, const std::vector<PathOption>& outputs) {
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const PathOption& output = outputs[i];
+    if (output.path.empty()) continue;
+    for (const PathOption& input : inputs) {
+      if (input.path.empty() || !same_file(output.path, input.path)) continue;
+      throw ValueError(fmt::format("{} '{}' names the same file as the input {} '{}', which the run would "
+                                   "overwrite; choose another path for {}",
+                                   output.option, output.path, input.option, input.path, output.option));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      const PathOption& other = outputs[j];
+      if (other.path.empty() || !same_file(output.path, other.path)) continue;
+      throw ValueError(fmt::format("{} '{}' names the same file as {} '{}', so one output would replace the "
+                                   "other; choose another path for {}",
+                                   output.option, output.path, other.option, other.path, output.option));
+    }
+  }
+}
+
+void load_resume_checkpoint(const std::filesystem::path& path, nn::Module& module, optim::Optimizer& optimizer,
+                            bool optimizer_keeps_state) {
+  load_checkpoint(path, module, &optimizer);
+  if (!optimizer_keeps_state || optimizer.steps() == 0) return;
+  if (h5::File::open(path).exists("optimizer")) return;
+  logger().warn("checkpoint '{}' records {} optimizer steps but contains no optimizer state (/optimizer group); "
+                "the {} moments start from zero, so the first steps after the resume differ from an uninterrupted "
+                "run",
+                path.string(), optimizer.steps(), optimizer.name());
 }
 
 std::int64_t resolution_stride(std::int64_t stored, std::int64_t resolution, bool periodic) {

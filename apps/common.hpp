@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "datasets/dataset_file.hpp"
+#include "lib/nn/module.hpp"
+#include "lib/optim/optimizer.hpp"
 #include "lib/tensor/tensor.hpp"
 #include "lib/train/trainer.hpp"
 
@@ -23,8 +25,38 @@ inline constexpr int kExitDiverged = 3;  // training diverged; the last good che
 // Installs a console logger (stderr) for the library and the program.
 void setup_logging(bool verbose);
 
-// Sets OpenMP/Eigen threads; 0 keeps the default (all available cores).
+// Largest --threads value the program accepts. More threads than cores only add
+// scheduling overhead, and with GCC 12 on Debian 12 `--threads 100000` crashed inside
+// libgomp while `--threads 20000` ran very slowly, so such counts are rejected as typing
+// errors. NOTE: 1024 is a chosen bound, not a libgomp limit; a machine with more
+// hardware threads needs it raised.
+inline constexpr int kMaxThreads = 1024;
+
+// Sets OpenMP/Eigen threads; 0 keeps the default (all available cores). Throws
+// ValueError for a count outside [0, kMaxThreads].
 void apply_threads(int threads);
+
+// Throws ValueError naming `option` and `value` unless value >= minimum.
+void check_at_least(const char* option, std::int64_t value, std::int64_t minimum);
+
+// Throws ValueError naming `option` and `value` unless value is finite and > 0.
+void check_positive(const char* option, double value);
+
+// Throws ValueError when --train is given without --test, or the reverse, or when
+// neither is (the caller has no --data either).
+void check_train_test_pair(const std::string& train_file, const std::string& test_file);
+
+// A file named on the command line: the option and its value (empty when not given).
+struct PathOption {
+  const char* option;
+  std::string path;
+};
+
+// Throws ValueError when an output names the same file as an input or as another output,
+// so that a run cannot replace its own data or checkpoint. Paths are compared after
+// std::filesystem::weakly_canonical, and existing files also by
+// std::filesystem::equivalent (hard links). Empty paths are skipped.
+void check_distinct_outputs(const std::vector<PathOption>& inputs, const std::vector<PathOption>& outputs);
 
 // Samples [first, first + count) of a grid data set, subsampled to `resolution`
 // points per spatial axis and converted to `dtype` tensors [count, C, S...].
@@ -63,6 +95,14 @@ void print_epoch_line(const train::EpochReport& r, std::int64_t start_epoch, con
 
 // Creates the folder that will contain `path`; throws FileError naming `option` when it cannot.
 void create_parent_folder(const std::filesystem::path& path, const char* option);
+
+// Loads the model parameters and optimizer state of checkpoint `path` for --resume.
+// A checkpoint that records optimizer steps but contains no /optimizer group (a file
+// written without it, or with the group removed) leaves the optimizer state empty.
+// When `optimizer_keeps_state` (Adam, AdamW, SGD with momentum), that is logged as a
+// warning, because the moments then start from zero instead of resuming.
+void load_resume_checkpoint(const std::filesystem::path& path, nn::Module& module, optim::Optimizer& optimizer,
+                            bool optimizer_keeps_state);
 
 // Parses "256,512,1024" into numbers; throws ValueError naming the bad entry.
 std::vector<std::int64_t> parse_int_list(const std::string& text, const char* option);

@@ -38,7 +38,8 @@ void add_darcy_generate_command(CLI::App& generate) {
   sub->add_option("--tolerance", d.solver.relative_tolerance, "relative residual at which each solve stops")
       ->capture_default_str();
   sub->add_option("--seed", d.seed, "random seed; sample i depends only on (seed, i)")->capture_default_str();
-  sub->add_option("--threads", options->threads, "threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--threads", options->threads, fmt::format("threads (0 = all cores, at most {})", kMaxThreads))
+      ->capture_default_str();
   sub->callback([options] {
     apply_threads(options->threads);
     const data::DarcyOptions& darcy = options->darcy;

@@ -105,7 +105,8 @@ void add_common_options(CLI::App& sub, PointGeneratorOptions& o, const std::stri
       ->check(CLI::IsMember({"product", "aligned"}))
       ->capture_default_str();
   sub.add_option("--seed", o.seed, "random seed; sample i depends only on (seed, i)")->capture_default_str();
-  sub.add_option("--threads", o.threads, "threads (0 = all cores)")->capture_default_str();
+  sub.add_option("--threads", o.threads, fmt::format("threads (0 = all cores, at most {})", kMaxThreads))
+      ->capture_default_str();
   add_space_options(sub, o.space);
 }
 

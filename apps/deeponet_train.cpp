@@ -109,8 +109,6 @@ struct Split {
 };
 
 Split load_split(const TrainSettings& s) {
-  NEUROP_CHECK(s.ntrain >= 1 && s.ntest >= 1, ValueError, "--ntrain and --ntest must be >= 1, got {} and {}",
-               s.ntrain, s.ntest);
   Split split;
   if (!s.data.empty()) {
     NEUROP_CHECK(s.train_file.empty() && s.test_file.empty(), ValueError,
@@ -125,8 +123,7 @@ Split load_split(const TrainSettings& s) {
     split.description = fmt::format("{} (first {} for training, last {} for testing)", s.data, s.ntrain, s.ntest);
     return split;
   }
-  NEUROP_CHECK(!s.train_file.empty() && !s.test_file.empty(), ValueError,
-               "no data given: pass --data FILE, or --train FILE and --test FILE (make one with `neurop generate`)");
+  check_train_test_pair(s.train_file, s.test_file);
   const OperatorData train = read_operator_data(s.train_file, s.dtype);
   const OperatorData test = read_operator_data(s.test_file, s.dtype);
   NEUROP_CHECK(s.ntrain <= train.size() && s.ntest <= test.size(), ValueError,
@@ -400,9 +397,16 @@ bool is_deeponet_training(const CLI::App& train) {
 int run_deeponet_train(const CLI::App& app) {
   const TrainSettings s = read_train_settings(app);
   apply_threads(s.threads);
-  NEUROP_CHECK(s.epochs >= 1 && s.batch_size >= 0, ValueError,
-               "--epochs must be >= 1 and --batch-size >= 1 (or 0 for full-batch steps), got {} and {}", s.epochs,
-               s.batch_size);
+  check_at_least("--epochs", s.epochs, 1);
+  NEUROP_CHECK(s.batch_size >= 0, ValueError,
+               "--batch-size {} is invalid: expected an integer >= 1, or 0 for full-batch steps", s.batch_size);
+  check_at_least("--ntrain", s.ntrain, 1);
+  check_at_least("--ntest", s.ntest, 1);
+  check_positive("--lr", s.learning_rate);
+  // --checkpoint-every and --log-every default to --evaluate-every, so that one comes first.
+  check_at_least("--evaluate-every", s.evaluate_every, 1);
+  check_at_least("--checkpoint-every", s.checkpoint_every, 1);
+  check_at_least("--log-every", s.log_every, 1);
   NEUROP_CHECK(s.stop_epoch >= 1 && s.stop_epoch <= s.epochs, ValueError,
                "--stop-epoch {} is out of range; pass an epoch between 1 and --epochs {}", s.stop_epoch, s.epochs);
   const Split split = load_split(s);
@@ -455,7 +459,7 @@ int run_deeponet_train(const CLI::App& app) {
   auto optimizer = make_optimizer(s, model->trainable_parameters());
   auto schedule = make_schedule(s, (train.size() + batch_size - 1) / batch_size);
   if (!s.resume.empty()) {
-    load_checkpoint(s.resume, model->module(), optimizer.get());
+    load_resume_checkpoint(s.resume, model->module(), *optimizer, s.optimizer != "sgd" || s.momentum > 0.0);
     logger().info("resumed from {} after epoch {}", s.resume, start_epoch);
   }
 
@@ -533,6 +537,10 @@ int run_deeponet_evaluate(const CLI::App& app) {
                "--resolutions does not apply to a DeepONet: its branch net takes the input functions at the fixed "
                "sensors of its training data");
   NEUROP_CHECK(batch_size >= 1, ValueError, "--batch-size must be >= 1, got {}", batch_size);
+  NEUROP_CHECK(!given(app, "--save-predictions"), ValueError,
+               "--save-predictions is not available for a DeepONet checkpoint ('{}'): prediction files hold grid "
+               "samples; drop --save-predictions",
+               checkpoint);
 
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
   const DeepOnetConfig config = DeepOnetConfig::from_json(info.model);

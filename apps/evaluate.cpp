@@ -45,6 +45,7 @@ int run_evaluate(const EvaluateOptions& o) {
   apply_threads(o.threads);
   NEUROP_CHECK(!o.checkpoint.empty(), ValueError, "--checkpoint is required: the model file written by `neurop train`");
   NEUROP_CHECK(o.batch_size >= 1, ValueError, "--batch-size must be >= 1, got {}", o.batch_size);
+  check_at_least("--prediction-samples", o.prediction_samples, 1);
   // Output folders are checked before the evaluation, so a bad path fails fast.
   if (!o.out.empty()) create_parent_folder(o.out, "--out");
   if (!o.markdown.empty()) create_parent_folder(o.markdown, "--markdown");
@@ -68,6 +69,10 @@ int run_evaluate(const EvaluateOptions& o) {
       o.resolutions.empty() ? std::vector<std::int64_t>{stored} : parse_int_list(o.resolutions, "--resolutions");
   // Every resolution is checked before the first is evaluated, so a bad entry prints no partial table.
   for (std::int64_t resolution : resolutions) resolution_stride(stored, resolution, dataset.periodic);
+  const std::int64_t prediction_samples = std::min(o.prediction_samples, o.ntest);
+  if (!o.predictions.empty() && o.prediction_samples > o.ntest)
+    logger().info("--prediction-samples {} exceeds the {} test samples; {} will contain all {}", o.prediction_samples,
+                  o.ntest, o.predictions, o.ntest);
 
   nlohmann::json results = nlohmann::json::array();
   std::string table = "| resolution | test samples | relative L2 error | seconds |\n|---:|---:|---:|---:|\n";
@@ -82,7 +87,7 @@ int run_evaluate(const EvaluateOptions& o) {
     results.push_back({{"resolution", resolution}, {"samples", o.ntest}, {"relative_l2", error}, {"seconds", seconds}});
     table += fmt::format("| {} | {} | {:.6f} | {:.2f} |\n", resolution, o.ntest, error, seconds);
     if (!o.predictions.empty() && resolution == resolutions.front())
-      write_predictions(o.predictions, *model, test, std::min(o.prediction_samples, o.ntest));
+      write_predictions(o.predictions, *model, test, prediction_samples);
   }
   if (!o.out.empty()) {
     const nlohmann::json report = {
@@ -106,13 +111,18 @@ void add_evaluate_command(CLI::App& app) {
   sub->add_option("--batch-size", o->batch_size, "samples per forward pass")->capture_default_str();
   sub->add_option("--out", o->out, "write the results as JSON to this file");
   sub->add_option("--markdown", o->markdown, "write the results as a Markdown table to this file");
-  sub->add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--threads", o->threads, fmt::format("threads (0 = all cores, at most {})", kMaxThreads))
+      ->capture_default_str();
   sub->add_option("--save-predictions", o->predictions,
                   "write inputs, targets and predictions of the first test samples at the first resolution to this "
                   "HDF5 file");
-  sub->add_option("--prediction-samples", o->prediction_samples, "test samples in the --save-predictions file")
+  sub->add_option("--prediction-samples", o->prediction_samples,
+                  "test samples in the --save-predictions file (>= 1); a count above --ntest writes all --ntest "
+                  "samples")
       ->capture_default_str();
   sub->callback([o, sub] {
+    check_distinct_outputs({{"--checkpoint", o->checkpoint}, {"--data", o->data}, {"--test", o->test_file}},
+                           {{"--out", o->out}, {"--markdown", o->markdown}, {"--save-predictions", o->predictions}});
     command_exit_code() = is_deeponet_evaluation(*sub) ? run_deeponet_evaluate(*sub) : run_evaluate(*o);
   });
 }

@@ -59,7 +59,8 @@ void add_burgers(CLI::App& generate) {
   sub->add_option("--gamma", c.initial.gamma, "u0 covariance exponent gamma")->capture_default_str();
   sub->add_option("--max-dt", c.stepping.max_dt, "largest time step")->capture_default_str();
   sub->add_option("--seed", c.seed, "random seed; sample i depends only on (seed, i)")->capture_default_str();
-  sub->add_option("--threads", options->threads, "threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--threads", options->threads, fmt::format("threads (0 = all cores, at most {})", kMaxThreads))
+      ->capture_default_str();
   sub->callback([options] {
     apply_threads(options->threads);
     data::validate(options->config);

@@ -104,8 +104,7 @@ Split load_split(const TrainOptions& o, DType dtype) {
     split.description = fmt::format("{} (first {} for training, last {} for testing)", o.data, o.ntrain, o.ntest);
     return split;
   }
-  NEUROP_CHECK(!o.train_file.empty() && !o.test_file.empty(), ValueError,
-               "no data given: pass --data FILE, or --train FILE and --test FILE (make one with `neurop generate`)");
+  check_train_test_pair(o.train_file, o.test_file);
   const data::GridDataset train = data::read_grid_dataset(o.train_file);
   const data::GridDataset test = data::read_grid_dataset(o.test_file);
   check_grid_data(train, o.train_file);
@@ -151,8 +150,14 @@ std::unique_ptr<GridModel> make_model(const TrainOptions& o, const Split& split,
 
 int run_train(const TrainOptions& o) {
   apply_threads(o.threads);
-  NEUROP_CHECK(o.epochs >= 1 && o.batch_size >= 1 && o.ntrain >= 1 && o.ntest >= 1, ValueError,
-               "--epochs, --batch-size, --ntrain and --ntest must be >= 1");
+  check_at_least("--epochs", o.epochs, 1);
+  check_at_least("--batch-size", o.batch_size, 1);
+  check_at_least("--ntrain", o.ntrain, 1);
+  check_at_least("--ntest", o.ntest, 1);
+  check_positive("--lr", o.learning_rate);
+  check_at_least("--checkpoint-every", o.checkpoint_every, 1);
+  check_at_least("--evaluate-every", o.evaluate_every, 1);
+  check_at_least("--log-every", o.log_every, 1);
   const DType dtype = o.dtype == "float64" ? DType::f64 : DType::f32;
   const Split split = load_split(o, dtype);
   check_split_shapes(split.train, split.test);
@@ -185,7 +190,7 @@ int run_train(const TrainOptions& o) {
   const std::int64_t steps_per_epoch = (o.ntrain + o.batch_size - 1) / o.batch_size;
   auto schedule = make_schedule(o, steps_per_epoch);
   if (!o.resume.empty()) {
-    load_checkpoint(o.resume, model->module(), optimizer.get());
+    load_resume_checkpoint(o.resume, model->module(), *optimizer, o.optimizer != "sgd" || o.momentum > 0.0);
     logger().info("resumed from {} after epoch {}", o.resume, start_epoch);
   }
   NEUROP_CHECK(model->forward(slice(split.train.inputs, 0, 0, 1)).shape() == slice(split.train.outputs, 0, 0, 1).shape(),
@@ -241,6 +246,20 @@ int run_train(const TrainOptions& o) {
   return kExitOk;
 }
 
+// Throws ValueError when --model fno or mgno is given explicitly for a point data set,
+// which only the DeepONet path can train.
+void check_model_fits_data(const CLI::App& train, const std::string& model) {
+  if (train.count("--model") == 0 || model == "deeponet") return;
+  for (const char* option : {"--data", "--train"}) {
+    const std::string file = train.get_option(option)->as<std::string>();
+    NEUROP_CHECK(file.empty() || !is_point_data_file(file), ValueError,
+                 "--model {} needs grid data, but {} '{}' is a point data set (the DeepONet layout, with "
+                 "spatial_dims = 0); pass --model deeponet or leave --model out for this file, or train {} on a "
+                 "grid data set such as one from `neurop generate burgers`",
+                 model, option, file, model);
+  }
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
@@ -272,7 +291,7 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--epochs", o->epochs, "total epochs (including those of a resumed run)")->capture_default_str();
   sub->add_option("--batch-size", o->batch_size, "samples per optimizer step")->capture_default_str();
-  sub->add_option("--lr", o->learning_rate, "initial learning rate")->capture_default_str();
+  sub->add_option("--lr", o->learning_rate, "initial learning rate (> 0)")->capture_default_str();
   sub->add_option("--optimizer", o->optimizer, "adam (L2 weight decay), adamw (decoupled) or sgd")
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}))
       ->capture_default_str();
@@ -288,12 +307,18 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of the weights and the shuffling")->capture_default_str();
   sub->add_option("--checkpoint", o->checkpoint, "checkpoint file to write (atomically)")->capture_default_str();
-  sub->add_option("--checkpoint-every", o->checkpoint_every, "epochs between checkpoint writes")
+  sub->add_option("--checkpoint-every", o->checkpoint_every,
+                  "epochs between checkpoint writes (>= 1; the last epoch is always written)")
       ->capture_default_str();
-  sub->add_option("--evaluate-every", o->evaluate_every, "epochs between test evaluations")->capture_default_str();
-  sub->add_option("--log-every", o->log_every, "epochs between progress lines")->capture_default_str();
+  sub->add_option("--evaluate-every", o->evaluate_every,
+                  "epochs between test evaluations (>= 1; the last epoch is always evaluated)")
+      ->capture_default_str();
+  sub->add_option("--log-every", o->log_every,
+                  "epochs between progress lines (>= 1; the last epoch is always printed)")
+      ->capture_default_str();
   sub->add_option("--resume", o->resume, "continue from this checkpoint (model, optimizer state and epoch)");
-  sub->add_option("--threads", o->threads, "threads (0 = all cores)")->capture_default_str();
+  sub->add_option("--threads", o->threads, fmt::format("threads (0 = all cores, at most {})", kMaxThreads))
+      ->capture_default_str();
   add_grid_training_options(*sub, o->grid);
   add_deeponet_train_options(*sub);
   sub->callback([o, sub] {
@@ -301,6 +326,10 @@ void add_train_command(CLI::App& app) {
     for (const char* option : {"--model", "--width", "--modes", "--layers", "--projection-width", "--activation",
                                "--padding", "--dtype"})
       if (sub->count(option) > 0) o->architecture_options_given.emplace_back(option);
+    check_model_fits_data(*sub, o->model);
+    // --resume and --checkpoint may name one file: the run reads it before writing it.
+    check_distinct_outputs({{"--data", o->data}, {"--train", o->train_file}, {"--test", o->test_file}},
+                           {{"--checkpoint", o->checkpoint}});
     command_exit_code() = is_deeponet_training(*sub) ? run_deeponet_train(*sub) : run_train(*o);
   });
 }

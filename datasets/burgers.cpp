@@ -38,6 +38,36 @@ std::int64_t checked_grid_size(std::int64_t n) {
   return n;
 }
 
+// max|u0| estimated as 4 pointwise standard deviations of the initial field on n points,
+// truncated to the (n - 1) / 3 modes the solver keeps.
+double estimated_max_initial(const BurgersConfig& config, std::int64_t n) {
+  return 4.0 * std::sqrt(grf1d_pointwise_variance(n, config.initial, (n - 1) / 3));
+}
+
+// Smallest multiple n of config.resolution with a front width nu n / max|u0| of at least
+// kBurgersMinFrontResolution grid spacings, searched upward from `start`. The estimated
+// max|u0| grows with n (more modes are kept), so the bound
+// n >= kBurgersMinFrontResolution max|u0|(n) / nu is recomputed at each candidate. The
+// candidates never pass the smallest valid n, because a valid n satisfies the bound for
+// the larger estimate at n and so for every smaller candidate's estimate too.
+std::int64_t smallest_resolving_fine_resolution(const BurgersConfig& config, std::int64_t start) {
+  const auto multiple_at_or_above = [&](double bound) {
+    const double steps = std::ceil(bound / static_cast<double>(config.resolution));
+    return std::max<std::int64_t>(static_cast<std::int64_t>(steps), 1) * config.resolution;
+  };
+  std::int64_t n = start;
+  // NOTE: a search that has not settled after 64 candidates, or that passes 2^53 points,
+  // returns its last candidate, which is still too small.
+  for (int candidate = 0; candidate < 64; ++candidate) {
+    const double bound = kBurgersMinFrontResolution * estimated_max_initial(config, n) / config.viscosity;
+    if (!(bound < 0x1p53)) return n;
+    const std::int64_t next = multiple_at_or_above(bound);
+    if (next <= n) return n;
+    n = next;
+  }
+  return n;
+}
+
 }  // namespace
 
 Etdrk4Weights etdrk4_weights(double z) {
@@ -289,18 +319,19 @@ void validate(const BurgersConfig& config) {
                "BurgersConfig: initial.length must be 1 because the Burgers domain is [0, 1), got {}",
                config.initial.length);
 
-  // max|u0| is estimated as 4 pointwise standard deviations of the truncated field.
   const std::int64_t n = config.fine_resolution;
-  const double estimated_max = 4.0 * std::sqrt(grf1d_pointwise_variance(n, config.initial, (n - 1) / 3));
+  const double estimated_max = estimated_max_initial(config, n);
   if (estimated_max == 0.0) return;
   const double front_resolution = config.viscosity * static_cast<double>(n) / estimated_max;
-  NEUROP_CHECK(front_resolution >= kBurgersMinFrontResolution, ValueError,
-               "BurgersConfig: viscosity {} and the estimated max|u0| = {:.3g} (4 standard deviations) give a front "
-               "width nu / max|u0| of {:.3g} grid spacings on fine_resolution = {}, below the minimum {}; use "
-               "fine_resolution >= {} or viscosity >= {:.3g}",
-               config.viscosity, estimated_max, front_resolution, n, kBurgersMinFrontResolution,
-               static_cast<std::int64_t>(std::ceil(kBurgersMinFrontResolution * estimated_max / config.viscosity)),
-               kBurgersMinFrontResolution * estimated_max / static_cast<double>(n));
+  if (front_resolution >= kBurgersMinFrontResolution) return;
+  throw ValueError(fmt::format(
+      "BurgersConfig: viscosity {} and the estimated max|u0| = {:.3g} (4 standard deviations) give a front width "
+      "nu / max|u0| of {:.3g} grid spacings on fine_resolution = {}, below the minimum {}; use fine_resolution = {} "
+      "(the smallest multiple of resolution {} that resolves the front, or a larger multiple) or viscosity >= "
+      "{:.3g}",
+      config.viscosity, estimated_max, front_resolution, n, kBurgersMinFrontResolution,
+      smallest_resolving_fine_resolution(config, n), config.resolution,
+      kBurgersMinFrontResolution * estimated_max / static_cast<double>(n)));
 }
 
 namespace {

@@ -322,3 +322,90 @@ TEST_CASE("deeponet cli stops early and resumes the schedule") {
   CHECK(r.exit_code == 1);
   CHECK(contains(r.output, "--stop-epoch 7 is out of range"));
 }
+
+TEST_CASE("deeponet cli rejects grid models on point data") {
+  const std::string data = small_antiderivative().string();
+  const std::string never = (scratch() / "never-grid-model.h5").string();
+  for (const char* model : {"fno", "mgno"}) {
+    CAPTURE(model);
+    Run r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 --model {} {} --checkpoint {}", data, model,
+                            kSmallModel, never));
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.output, fmt::format("--model {} needs grid data", model)));
+    CHECK(contains(r.output, "is a point data set"));
+    CHECK(contains(r.output, "--model deeponet"));
+    r = run(fmt::format("train --train {0} --test {0} --ntrain 16 --ntest 8 --model {1} {2} --checkpoint {3}", data,
+                        model, kSmallModel, never));
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.output, "--train '"));
+    CHECK(contains(r.output, "is a point data set"));
+  }
+  CHECK_FALSE(fs::exists(never));
+}
+
+TEST_CASE("deeponet cli checks each training option") {
+  const std::string data = small_antiderivative().string();
+  const std::string never = (scratch() / "never-options.h5").string();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--lr 0", "--lr 0 is invalid"},
+      {"--lr -1", "--lr -1 is invalid"},
+      {"--checkpoint-every 0", "--checkpoint-every 0 is invalid"},
+      {"--evaluate-every -1", "--evaluate-every -1 is invalid"},
+      {"--log-every 0", "--log-every 0 is invalid"},
+      {"--ntrain 0", "--ntrain 0 is invalid"},
+      {"--ntest 0", "--ntest 0 is invalid"},
+      {"--epochs 0", "--epochs 0 is invalid"},
+      {"--batch-size -4", "--batch-size -4 is invalid"},
+      {"--threads 100000", "--threads 100000 is out of range"},
+  };
+  for (const auto& [options, message] : cases) {
+    CAPTURE(options);
+    // Each option appears once: the case's value replaces the default below.
+    std::string command = fmt::format("train --data {} --branch 8,6 --trunk 8,6 --checkpoint {} {}", data, never,
+                                      options);
+    for (const char* fallback : {"--ntrain 16", "--ntest 8", "--epochs 5", "--threads 1"}) {
+      const std::string option = std::string(fallback).substr(0, std::string(fallback).find(' '));
+      if (!contains(options, option + " ")) command += std::string(" ") + fallback;
+    }
+    const Run r = run(command);
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.output, message));
+  }
+  Run r = run(fmt::format("train --train {} {} --checkpoint {}", data, kSmallModel, never));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--test is missing"));
+  CHECK_FALSE(fs::exists(never));
+}
+
+TEST_CASE("deeponet cli outputs must not replace inputs") {
+  const fs::path data = scratch() / "outputs-antiderivative.h5";
+  fs::copy_file(small_antiderivative(), data, fs::copy_options::overwrite_existing);
+  const auto size = fs::file_size(data);
+  Run r = run(fmt::format("train --data {0} --ntrain 16 --ntest 8 {1} --checkpoint {0}", data.string(), kSmallModel));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "same file as the input --data"));
+  CHECK(neurop::data::read_point_dataset(data).samples == 24);
+  CHECK(fs::file_size(data) == size);
+
+  const fs::path checkpoint = scratch() / "outputs-deeponet.h5";
+  r = run(fmt::format("train --data {} --ntrain 16 --ntest 8 {} --checkpoint {}", data.string(), kSmallModel,
+                      checkpoint.string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  r = run(fmt::format("evaluate --checkpoint {0} --data {1} --ntest 8 --out {0}", checkpoint.string(), data.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "same file as the input --checkpoint"));
+  r = run(fmt::format("evaluate --checkpoint {0} --data {1} --ntest 8 --markdown {1}", checkpoint.string(),
+                      data.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "same file as the input --data"));
+  CHECK(neurop::data::read_point_dataset(data).samples == 24);
+
+  // Prediction files are written for grid models only; a DeepONet run rejects the option
+  // instead of ignoring it.
+  const fs::path predictions = scratch() / "deeponet-predictions.h5";
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 8 --save-predictions {}", checkpoint.string(),
+                      data.string(), predictions.string()));
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "--save-predictions is not available for a DeepONet checkpoint"));
+  CHECK_FALSE(fs::exists(predictions));
+}
