@@ -196,6 +196,8 @@ void write_predictions(const std::filesystem::path& path, const GridModel& model
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   h5::AtomicWriter writer(path);
   h5::File& file = writer.file();
+  file.set_attribute("/", "format", std::string("neurop-predictions"));
+  file.set_attribute("/", "version", std::int64_t{1});
   file.write("inputs", inputs.shape(), inputs.data<double>());
   file.write("outputs", outputs.shape(), outputs.data<double>());
   file.write("predictions", predictions.shape(), predictions.data<double>());

@@ -113,6 +113,8 @@ TEST_CASE("darcy cli trains and evaluates mgno with the h1 loss") {
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   CHECK(contains(r.output, "relative L2"));
   neurop::h5::File file = neurop::h5::File::open(predictions);
+  CHECK(file.attribute_string("/", "format") == "neurop-predictions");
+  CHECK(file.attribute_i64("/", "version") == 1);
   CHECK(file.shape("predictions") == std::vector<std::int64_t>{2, 1, 17, 17});
   CHECK(file.shape("outputs") == std::vector<std::int64_t>{2, 1, 17, 17});
   // The stored targets are the last test samples of the file.
