@@ -88,6 +88,20 @@ int main(int argc, char** argv) {
     return app.exit(help);
   } catch (const CLI::CallForVersion& version) {
     return app.exit(version);
+  } catch (const CLI::ConfigError& error) {
+    // CLI11 words an unknown key as "INI was not able to parse train.key", even in TOML.
+    const std::string prefix = "INI was not able to parse ";
+    const std::string text = error.what();
+    const std::string key = text.rfind(prefix, 0) == 0 ? text.substr(prefix.size()) : std::string();
+    if (key.empty()) {
+      neurop::logger().error("config file: {}", text);
+    } else {
+      neurop::logger().error("config file: unknown key '{}'; a key must be a long option of the command in its "
+                             "[section], without the dashes (for example `epochs = 500` under [train]); see `neurop "
+                             "COMMAND --help` for the options",
+                             key);
+    }
+    return kExitUsage;
   } catch (const CLI::ParseError& error) {
     app.exit(error);
     return kExitUsage;

@@ -192,9 +192,16 @@ TEST_CASE("cli resume rejects conflicting settings") {
 TEST_CASE("cli config keys outside a command section are errors") {
   const fs::path config = scratch() / "top-level.toml";
   std::ofstream(config) << "ntrain = 16\n";
-  const Run r = run(fmt::format("--config {} train --data {}", config.string(), small_burgers().string()));
+  Run r = run(fmt::format("--config {} train --data {}", config.string(), small_burgers().string()));
   CHECK(r.exit_code == 2);
-  CHECK(contains(r.output, "ntrain"));
+  CHECK(contains(r.output, "config file: unknown key 'ntrain'"));
+
+  const fs::path misspelt = scratch() / "misspelt.toml";
+  std::ofstream(misspelt) << "[train]\nepoch = 3\n";
+  r = run(fmt::format("--config {} train --data {}", misspelt.string(), small_burgers().string()));
+  CHECK(r.exit_code == 2);
+  CHECK(contains(r.output, "config file: unknown key 'train.epoch'"));
+  CHECK(contains(r.output, "without the dashes"));
 }
 
 TEST_CASE("cli output paths and batch sizes are checked first") {
