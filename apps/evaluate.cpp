@@ -41,6 +41,27 @@ void write_text_atomically(const std::filesystem::path& path, const std::string&
   h5::replace_file(temporary, path);
 }
 
+// Logs a warning when the test samples from `first` on in `file` include samples the
+// checkpoint was trained on (the first `ntrain` samples of its training file).
+void warn_if_trained_on(const CheckpointInfo& info, const std::string& file, std::int64_t first) {
+  const auto train_file = info.metadata.find("train_file");
+  const auto ntrain = info.metadata.find("ntrain");
+  if (train_file == info.metadata.end() || ntrain == info.metadata.end()) return;
+  std::error_code error;
+  if (!std::filesystem::equivalent(train_file->second, file, error) || error) return;
+  std::int64_t trained = 0;
+  try {
+    trained = std::stoll(ntrain->second);
+  } catch (const std::exception&) {
+    return;  // Metadata from another program: skip the warning, which is only a courtesy.
+  }
+  if (first >= trained) return;
+  logger().warn("the test samples from index {} of '{}' include {} of the {} samples the checkpoint was trained on, "
+                "so the errors below are not held-out test errors; lower --ntest so the test set starts at index {} "
+                "or later",
+                first, file, trained - first, trained, trained);
+}
+
 int run_evaluate(const EvaluateOptions& o) {
   apply_threads(o.threads);
   NEUROP_CHECK(!o.checkpoint.empty(), ValueError, "--checkpoint is required: the model file written by `neurop train`");
@@ -64,6 +85,7 @@ int run_evaluate(const EvaluateOptions& o) {
   NEUROP_CHECK(o.ntest >= 1 && o.ntest <= dataset.size(), ValueError,
                "--ntest {} is out of range: {} holds {} samples", o.ntest, file, dataset.size());
   const std::int64_t first = o.data.empty() ? 0 : dataset.size() - o.ntest;
+  warn_if_trained_on(info, file, first);
   const std::int64_t stored = dataset.input_shape[2];
   const std::vector<std::int64_t> resolutions =
       o.resolutions.empty() ? std::vector<std::int64_t>{stored} : parse_int_list(o.resolutions, "--resolutions");

@@ -206,6 +206,10 @@ int run_train(const TrainOptions& o) {
     info.model = model->to_json();
     info.metadata["data"] = split.description;
     info.metadata["resolution"] = std::to_string(split.train.inputs.size(-1));
+    // The training file and sample count let `neurop evaluate` warn when its test
+    // samples include training samples.
+    info.metadata["train_file"] = std::filesystem::weakly_canonical(o.data.empty() ? o.train_file : o.data).string();
+    info.metadata["ntrain"] = std::to_string(o.ntrain);
     save_checkpoint(checkpoint, model->module(), optimizer.get(), info);
   };
 

@@ -141,6 +141,12 @@ TEST_CASE("cli train, resume and evaluate") {
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   CHECK(fs::exists(json));
   CHECK(contains(r.output, "32"));
+  CHECK_FALSE(contains(r.output, "not held-out"));
+  // 12 test samples of 24 start at index 12, inside the 16 training samples.
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 12", checkpoint.string(), small_burgers().string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(contains(r.output, "include 4 of the 16 samples the checkpoint was trained on"));
+  CHECK(contains(r.output, "not held-out"));
   r = run(fmt::format("evaluate --checkpoint {} --data {} --resolutions 30", checkpoint.string(),
                       small_burgers().string()));
   CHECK(r.exit_code == 1);
