@@ -16,6 +16,7 @@
 #include "lib/optim/optimizer.hpp"
 #include "lib/optim/schedule.hpp"
 #include "lib/tensor/ops.hpp"
+#include "lib/tensor/spectral.hpp"
 #include "lib/train/trainer.hpp"
 #include "operators/fno/fno.hpp"
 
@@ -119,6 +120,21 @@ Split load_split(const TrainOptions& o, DType dtype) {
   return split;
 }
 
+// Logs a warning when the training grid (padded as the FNO pads it) has fewer modes than
+// `config` requests. The layers then keep every mode of the grid, and the weights of the
+// other modes never train, yet a finer grid at evaluation would use them.
+void warn_if_modes_exceed_grid(const fno::FnoConfig& config, const Shape& input_shape) {
+  Shape padded(input_shape.begin() + 2, input_shape.end());
+  for (std::int64_t& extent : padded)
+    extent += std::lround(config.padding_fraction * static_cast<double>(extent));
+  const std::vector<std::int64_t> used = clamp_modes(padded, config.modes);
+  if (used == config.modes) return;
+  logger().warn("--modes {} exceeds the modes of the training grid {} ({}); the weights of the other modes are "
+                "never trained but would be used on a finer grid at evaluation, so pass --modes {}",
+                fmt::join(config.modes, ","), fmt::join(padded, " x "), fmt::join(used, ","),
+                fmt::join(used, ","));
+}
+
 std::unique_ptr<GridModel> make_model(const TrainOptions& o, const Split& split, DType dtype) {
   NEUROP_CHECK(o.model == "fno" || o.model == "mgno", ValueError,
                "--model {} is not available for grid data; this build trains: fno, mgno", o.model);
@@ -145,6 +161,7 @@ std::unique_ptr<GridModel> make_model(const TrainOptions& o, const Split& split,
   config.padding_fraction = o.padding;
   config.dtype = dtype;
   config.seed = o.seed;
+  warn_if_modes_exceed_grid(config, split.train.inputs.shape());
   return add_normalizers(build_grid_model(config.to_json()), o.grid, split.train, split.periodic);
 }
 

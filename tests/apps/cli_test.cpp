@@ -114,6 +114,18 @@ TEST_CASE("cli rejects unavailable resolutions and sample counts") {
   CHECK(contains(r.output, "24 samples"));
 }
 
+TEST_CASE("cli warns about modes the training grid lacks") {
+  // A grid of 16 points has 9 modes on the last axis.
+  const std::string common = fmt::format("train --data {} --ntrain 8 --ntest 4 --resolution 16 --width 4 --epochs 1",
+                                         small_burgers().string());
+  Run r = run(common + fmt::format(" --modes 12 --checkpoint {}", (scratch() / "modes12.h5").string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(contains(r.output, "--modes 12 exceeds the modes of the training grid 16 (9)"));
+  r = run(common + fmt::format(" --modes 9 --checkpoint {}", (scratch() / "modes9.h5").string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK_FALSE(contains(r.output, "exceeds the modes"));
+}
+
 TEST_CASE("cli rejects an unresolvable burgers setting") {
   const Run r = run(fmt::format("generate burgers --samples 2 --fine-resolution 64 --resolution 64 --nu 1e-4 --out {}",
                                 (scratch() / "never.h5").string()));
