@@ -19,8 +19,8 @@ namespace neurop::h5 {
 // Calling it again has no further effect.
 //
 // NOTE: at most 64 temporary files at a time, each with a path of fewer than 4096
-// bytes, are tracked; a file beyond that is still written and renamed as usual but is
-// not deleted on a signal. SIGKILL cannot be handled and leaves the temporary file in
+// bytes, are tracked. A file beyond that is still written and renamed as usual, but a
+// signal does not delete it. SIGKILL cannot be handled and leaves the temporary file in
 // place until the next write of the same file (remove_stale_temporary_files).
 void remove_temporary_files_on_signal();
 
