@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -12,6 +13,7 @@
 #include "lib/core/threads.hpp"
 #include "lib/io/checkpoint.hpp"
 #include "lib/io/hdf5.hpp"
+#include "lib/io/temporary_files.hpp"
 
 namespace neurop::app {
 
@@ -181,6 +183,26 @@ void create_parent_folder(const std::filesystem::path& path, const char* option)
   std::filesystem::create_directories(path.parent_path(), error);
   NEUROP_CHECK(!error, FileError, "{} '{}': cannot create the folder '{}' ({}); choose a path in a writable folder",
                option, path.string(), path.parent_path().string(), error.message());
+}
+
+void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
+  create_parent_folder(path, "output");
+  h5::remove_stale_temporary_files(path);
+  const std::filesystem::path temporary = h5::temporary_path_for(path);
+  const h5::TemporaryFileRegistration registration(temporary);
+  try {
+    std::ofstream file(temporary);
+    NEUROP_CHECK(file.good(), FileError, "cannot write '{}'; choose a path in a writable folder", temporary.string());
+    file << text;
+    file.close();
+    NEUROP_CHECK(!file.fail(), FileError, "writing '{}' failed; check the free disk space and retry",
+                 temporary.string());
+    h5::replace_file(temporary, path);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    throw;
+  }
 }
 
 }  // namespace neurop::app

@@ -96,6 +96,11 @@ void print_epoch_line(const train::EpochReport& r, std::int64_t start_epoch, con
 // Creates the folder that will contain `path`; throws FileError naming `option` when it cannot.
 void create_parent_folder(const std::filesystem::path& path, const char* option);
 
+// Writes `text` to `path` under a temporary name that h5::AtomicWriter would use (so a
+// signal or a later write deletes it), then renames it. Throws FileError when the folder
+// cannot be made or the write fails.
+void write_text_atomically(const std::filesystem::path& path, const std::string& text);
+
 // Loads the model parameters and optimizer state of checkpoint `path` for --resume.
 // A checkpoint that records optimizer steps but contains no /optimizer group (a file
 // written without it, or with the group removed) leaves the optimizer state empty.

@@ -1,7 +1,6 @@
 // The DeepONet paths of `neurop train` and `neurop evaluate`.
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <memory>
 
@@ -326,20 +325,6 @@ void check_evaluation_data(const DeepOnetConfig& config, const OperatorData& dat
   NEUROP_CHECK(data.output_channels() == config.outputs, ValueError,
                "{} has {} output components per query point, but the model predicts {}", file, data.output_channels(),
                config.outputs);
-}
-
-// Writes `text` to `path` through a temporary file and a rename.
-void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  {
-    std::ofstream file(temporary);
-    NEUROP_CHECK(file.good(), FileError, "cannot write '{}'", temporary.string());
-    file << text;
-    NEUROP_CHECK(file.good(), FileError, "writing '{}' failed (disk full?)", temporary.string());
-  }
-  h5::replace_file(temporary, path);
 }
 
 }  // namespace

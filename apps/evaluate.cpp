@@ -1,7 +1,6 @@
 // `neurop evaluate`: test error of a trained model at several resolutions of the same
 // test data, without retraining.
 #include <chrono>
-#include <fstream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -26,20 +25,6 @@ struct EvaluateOptions {
   std::string predictions;
   std::int64_t prediction_samples = 4;
 };
-
-// Writes `text` to `path` through a temporary file and a rename.
-void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-  create_parent_folder(path, "output");
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  {
-    std::ofstream file(temporary);
-    NEUROP_CHECK(file.good(), FileError, "cannot write '{}'", temporary.string());
-    file << text;
-    NEUROP_CHECK(file.good(), FileError, "writing '{}' failed (disk full?)", temporary.string());
-  }
-  h5::replace_file(temporary, path);
-}
 
 // Logs a warning when the test samples from `first` on in `file` include samples the
 // checkpoint was trained on (the first `ntrain` samples of its training file).
