@@ -81,7 +81,7 @@ std::string format_duration(double seconds);
 // prints scientific notation and milliseconds.
 struct EpochLineFormat {
   std::string loss_name;  // e.g. "relative L2" or "mse"
-  std::string test_name;  // e.g. "rel-L2" or "MSE"
+  std::string test_name;  // e.g. "relative L2" or "MSE"
   bool scientific = false;
   bool milliseconds = false;
   int epoch_width = 4;

@@ -252,7 +252,7 @@ int run_train(const TrainOptions& o) {
            [&](const train::EpochReport& r) {
              if (!std::isnan(r.test_metric)) last_test = r.test_metric;
              print_epoch_line(r, start_epoch,
-                              {.loss_name = loss.name, .test_name = "rel-L2", .log_every = o.log_every});
+                              {.loss_name = loss.name, .test_name = "relative L2", .log_every = o.log_every});
            },
        .write_checkpoint = write_checkpoint});
 

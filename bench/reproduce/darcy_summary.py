@@ -15,7 +15,8 @@ import statistics
 
 SUMMARY = re.compile(r"model: (?P<summary>.*?(?P<parameters>\d+) parameters.*)$")
 EPOCH = re.compile(
-    r"epoch\s+(?P<epoch>\d+)/(?P<epochs>\d+)\s+train (?P<loss_name>.+?) (?P<loss>[0-9.]+)\s+test rel-L2 (?P<test>\S+)"
+    r"epoch\s+(?P<epoch>\d+)/(?P<epochs>\d+)\s+train (?P<loss_name>.+?) (?P<loss>[0-9.]+)"
+    r"\s+test (?:rel-L2|relative L2) (?P<test>\S+)"  # rel-L2: the label in older logs
     r".*?(?P<seconds>[0-9.]+) s/epoch"
 )
 
