@@ -23,6 +23,12 @@ paper's: one linear lifting (lifting_channel_ratio=0) and no channel MLP after t
 layers (use_channel_mlp=False), giving 549,569 parameters. --layout package keeps the
 package defaults (two-layer lifting, channel MLP with soft-gating skip in every block).
 
+--normalizer channel matches `neurop train --normalizer channel`: the u0 channel of the input
+is shifted and scaled by the mean and standard deviation (n - 1 in the denominator) of the
+training inputs over all samples and points, the network output is scaled back by those of
+the training outputs, u = z (std + eps) + mean, and the loss and errors are taken on u.
+The default, none, feeds u0 and compares u as they are, as the paper's code does.
+
 Training: Adam(lr, weight_decay), StepLR(step, gamma) stepped once per epoch, loss = sum over
 the batch of per-sample relative L2 errors, shuffled batches. Reported errors are the mean over
 all test samples of ||u_pred - u||_2 / ||u||_2 on the evaluation grid.
@@ -121,6 +127,26 @@ def subsample_split(u0, u1, grid, resolution, path):
     return BurgersSplit(inputs, targets, resolution, stride)
 
 
+class ChannelNormalized(torch.nn.Module):
+    """The network between a channel Gaussian encoding of u0 and a decoding of its output."""
+
+    def __init__(self, network, train_split, eps):
+        super().__init__()
+        self.network = network
+        u0 = train_split.inputs[:, 0:1].double()
+        u1 = train_split.targets.double()
+        self.eps = eps
+        self.register_buffer("input_mean", u0.mean().float())
+        self.register_buffer("input_std", u0.std().float())
+        self.register_buffer("output_mean", u1.mean().float())
+        self.register_buffer("output_std", u1.std().float())
+
+    def forward(self, inputs):
+        u0 = (inputs[:, 0:1] - self.input_mean) / (self.input_std + self.eps)
+        z = self.network(torch.cat([u0, inputs[:, 1:]], dim=1))
+        return z * (self.output_std + self.eps) + self.output_mean
+
+
 def relative_l2_per_sample(prediction, target):
     """Return ||p_b - y_b||_2 / ||y_b||_2 for each sample b, as a [B] tensor."""
     batch = prediction.shape[0]
@@ -183,6 +209,10 @@ def parse_args():
     parser.add_argument("--width", type=int, default=64, help="hidden_channels, default 64")
     parser.add_argument("--layout", choices=["paper", "package"], default="paper",
                         help="paper: linear lifting, no channel MLP (default); package: neuraloperator defaults")
+    parser.add_argument("--normalizer", choices=["none", "channel"], default="none",
+                        help="none (default, as the paper's code) or channel: Gaussian encoding of u0 and "
+                        "decoding of the output with one mean and std each, fitted on the training set")
+    parser.add_argument("--normalizer-eps", type=float, default=1e-5, help="eps added to each std, default 1e-5")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (also OMP/MKL env), default 2")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch order, default 0")
     parser.add_argument("--log-every", type=int, default=10, help="epochs between progress lines on stderr")
@@ -286,6 +316,8 @@ def main():
     constructor = model_constructor(args)
     model = FNO(**constructor)
     kept_modes = list(model.fno_blocks.convs[0].weight.shape[2:])
+    if args.normalizer == "channel":
+        model = ChannelNormalized(model, train_split, args.normalizer_eps)
     monitor_split = next(split for split in test_splits if split.resolution == args.resolution)
 
     history, training_seconds = train(model, train_split, monitor_split, args)
@@ -307,6 +339,7 @@ def main():
             "constructor": "neuralop.models.FNO(" + ", ".join(f"{k}={v!r}" for k, v in constructor.items()) + ")",
             "kept_rfft_modes": kept_modes,
             "parameters": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()),
+            "normalizer": args.normalizer,
         },
         "test_relative_l2": errors,
         "skipped_resolutions": skipped,
