@@ -3,7 +3,6 @@
 #include <cmath>
 #include <sstream>
 
-#include "apps/darcy_models.hpp"
 #include "lib/autodiff/graph.hpp"
 #include "lib/core/error.hpp"
 #include "lib/io/hdf5.hpp"
@@ -121,7 +120,7 @@ std::unique_ptr<GridModel> make_mgno_for_data(const GridTrainingOptions& options
   config.seed = shape.seed;
   // Reject a level count the training grid cannot coarsen to before any training.
   mgno::check_grid(config, train.inputs.size(2), train.inputs.size(3));
-  return make_mgno_grid_model(config.to_json());
+  return build_grid_model(config.to_json());
 }
 
 std::unique_ptr<GridModel> add_normalizers(std::unique_ptr<GridModel> model, const GridTrainingOptions& options,

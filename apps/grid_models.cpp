@@ -2,50 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/darcy_models.hpp"
 #include "lib/autodiff/graph.hpp"
 #include "lib/core/error.hpp"
 #include "lib/nn/loss.hpp"
 #include "lib/tensor/ops.hpp"
-#include "operators/fno/fno.hpp"
 
 namespace neurop::app {
-namespace {
-
-class FnoModel : public GridModel {
-public:
-  explicit FnoModel(const fno::FnoConfig& config) : model_(config) {}
-  nn::Module& module() override { return model_; }
-  Tensor forward(const Tensor& inputs) const override { return model_.forward(inputs); }
-  std::string to_json() const override { return model_.config().to_json(); }
-  std::string summary() const override {
-    const auto& c = model_.config();
-    return fmt::format("FNO, {}D, width {}, modes [{}], {} layers, projection {}, {} parameters", c.spatial_dims(),
-                       c.width, fmt::join(c.modes, ", "), c.layers, c.projection_width, model_.parameter_count());
-  }
-
-private:
-  fno::Fno model_;
-};
-
-}  // namespace
-
-std::unique_ptr<GridModel> build_grid_model(const std::string& json) {
-  std::string kind;
-  try {
-    kind = nlohmann::json::parse(json).value("model", std::string());
-  } catch (const nlohmann::json::exception& error) {
-    throw ValueError(fmt::format("invalid model description: {}", error.what()));
-  }
-  if (kind == "fno") return std::make_unique<FnoModel>(fno::FnoConfig::from_json(json));
-  if (kind == "mgno") return make_mgno_grid_model(json);
-  if (kind == "normalized") return make_normalized_grid_model(json);
-  NEUROP_CHECK(kind != "deeponet", ValueError,
-               "the checkpoint contains a DeepONet, which works on point data sets (for example from `neurop generate "
-               "antiderivative`), not on grid data; pass a point data set with it, or a checkpoint of an FNO or MgNO");
-  throw ValueError(
-      fmt::format("unknown model kind '{}' in the model description; this build knows: fno, mgno, normalized", kind));
-}
 
 void check_model_fits_data(const std::string& model_json, int spatial_dims, std::int64_t in_channels,
                            std::int64_t out_channels, const std::string& checkpoint, const std::string& data_file) {

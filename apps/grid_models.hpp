@@ -1,28 +1,17 @@
-// Models that map functions on a grid to functions on the same grid (FNO, and later
-// others), behind one interface for the `train` and `evaluate` commands.
+// Checks and evaluation of grid models (operators/grid_model.hpp) for the `train` and
+// `evaluate` commands.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "lib/nn/module.hpp"
-#include "lib/tensor/tensor.hpp"
+#include "operators/grid_model.hpp"
 
 namespace neurop::app {
 
-class GridModel {
-public:
-  virtual ~GridModel() = default;
-  virtual nn::Module& module() = 0;
-  // [B, C_in, S...] -> [B, C_out, S...]
-  virtual Tensor forward(const Tensor& inputs) const = 0;
-  // JSON description stored in checkpoints; build_grid_model() reads it back.
-  virtual std::string to_json() const = 0;
-  virtual std::string summary() const = 0;
-};
-
-// Rebuilds a model from its JSON description (the "model" field selects the kind).
-std::unique_ptr<GridModel> build_grid_model(const std::string& json);
+using ::neurop::build_grid_model;
+using ::neurop::GridModel;
+using ::neurop::normalize_grid_model;
 
 // Throws ShapeError, naming both files, when the model in `model_json` (from
 // `checkpoint`) expects another number of spatial axes or other channels than data set

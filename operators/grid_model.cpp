@@ -1,13 +1,30 @@
-#include "apps/darcy_models.hpp"
+#include "operators/grid_model.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "lib/core/error.hpp"
-#include "lib/tensor/ops.hpp"
+#include "lib/io/checkpoint.hpp"
+#include "operators/fno/fno.hpp"
 #include "operators/mgno/mgno.hpp"
 
-namespace neurop::app {
+namespace neurop {
 namespace {
+
+class FnoModel : public GridModel {
+public:
+  explicit FnoModel(const fno::FnoConfig& config) : model_(config) {}
+  nn::Module& module() override { return model_; }
+  Tensor forward(const Tensor& inputs) const override { return model_.forward(inputs); }
+  std::string to_json() const override { return model_.config().to_json(); }
+  std::string summary() const override {
+    const auto& c = model_.config();
+    return fmt::format("FNO, {}D, width {}, modes [{}], {} layers, projection {}, {} parameters", c.spatial_dims(),
+                       c.width, fmt::join(c.modes, ", "), c.layers, c.projection_width, model_.parameter_count());
+  }
+
+private:
+  fno::Fno model_;
+};
 
 class MgnoModel : public GridModel {
 public:
@@ -74,11 +91,35 @@ private:
   NormalizedModule module_;
 };
 
+std::unique_ptr<GridModel> make_normalized_grid_model(const std::string& json);
+
 }  // namespace
 
-std::unique_ptr<GridModel> make_mgno_grid_model(const std::string& json) {
-  return std::make_unique<MgnoModel>(mgno::MgnoConfig::from_json(json));
+std::unique_ptr<GridModel> build_grid_model(const std::string& json) {
+  std::string kind;
+  try {
+    kind = nlohmann::json::parse(json).value("model", std::string());
+  } catch (const nlohmann::json::exception& error) {
+    throw ValueError(fmt::format("invalid model description: {}", error.what()));
+  }
+  if (kind == "fno") return std::make_unique<FnoModel>(fno::FnoConfig::from_json(json));
+  if (kind == "mgno") return std::make_unique<MgnoModel>(mgno::MgnoConfig::from_json(json));
+  if (kind == "normalized") return make_normalized_grid_model(json);
+  NEUROP_CHECK(kind != "deeponet", ValueError,
+               "the checkpoint contains a DeepONet, which works on point data sets (for example from `neurop generate "
+               "antiderivative`), not on grid data; pass a point data set with it, or a checkpoint of an FNO or MgNO");
+  throw ValueError(
+      fmt::format("unknown model kind '{}' in the model description; this build knows: fno, mgno, normalized", kind));
 }
+
+std::unique_ptr<GridModel> load_grid_model(const std::filesystem::path& path) {
+  const CheckpointInfo info = read_checkpoint_info(path);
+  std::unique_ptr<GridModel> model = build_grid_model(info.model);
+  load_checkpoint(path, model->module(), /*optimizer=*/nullptr);
+  return model;
+}
+
+namespace {
 
 std::unique_ptr<GridModel> make_normalized_grid_model(const std::string& json) {
   nlohmann::json j;
@@ -98,6 +139,8 @@ std::unique_ptr<GridModel> make_normalized_grid_model(const std::string& json) {
   return std::make_unique<NormalizedModel>(std::move(inner), std::move(input), std::move(output));
 }
 
+}  // namespace
+
 std::unique_ptr<GridModel> normalize_grid_model(std::unique_ptr<GridModel> inner, const Tensor& train_inputs,
                                                 const Tensor& train_outputs, const nn::NormalizerOptions& options) {
   const DType dtype = inner->module().dtype();
@@ -106,13 +149,4 @@ std::unique_ptr<GridModel> normalize_grid_model(std::unique_ptr<GridModel> inner
   return std::make_unique<NormalizedModel>(std::move(inner), std::move(input), std::move(output));
 }
 
-std::int64_t trainable_parameter_count(GridModel& model) {
-  std::int64_t count = 0;
-  for (const auto& [name, tensor] : model.module().named_parameters()) {
-    if (name.starts_with("input_normalizer.") || name.starts_with("output_normalizer.")) continue;
-    count += tensor.numel();
-  }
-  return count;
-}
-
-}  // namespace neurop::app
+}  // namespace neurop
