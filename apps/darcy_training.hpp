@@ -19,7 +19,7 @@ namespace neurop::app {
 
 // Options of `neurop train` beyond those every model shares.
 struct GridTrainingOptions {
-  // Gaussian normalisation of inputs and outputs: auto (pointwise on 2D grids, none
+  // Gaussian normalisation of inputs and outputs: auto (pointwise on 2D grids, channel
   // otherwise), none, pointwise or channel.
   std::string normalizer = "auto";
   double normalizer_eps = 1e-5;
@@ -69,8 +69,7 @@ struct GridModelShape {
 std::unique_ptr<GridModel> make_mgno_for_data(const GridTrainingOptions& options, const GridModelShape& shape,
                                               const TensorPair& train);
 
-// Wraps `model` with normalisers fitted on `train` unless options.normalizer is "none",
-// or "auto" with data that are not on a 2D grid.
+// Wraps `model` with normalisers fitted on `train` unless options.normalizer is "none".
 std::unique_ptr<GridModel> add_normalizers(std::unique_ptr<GridModel> model, const GridTrainingOptions& options,
                                            const TensorPair& train, bool periodic);
 

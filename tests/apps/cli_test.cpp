@@ -170,6 +170,21 @@ TEST_CASE("cli train, resume and evaluate") {
   CHECK_FALSE(contains(r.output, "relative L2"));
 }
 
+TEST_CASE("cli normalises 1d data per channel by default") {
+  // The default (auto) wraps a 1D FNO in channel statistics, which fit every resolution.
+  const fs::path checkpoint = small_checkpoint("channel-default.h5");
+  Run r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 8 --resolutions 16,64", checkpoint.string(),
+                          small_burgers().string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(contains(r.output, "normalised with channel Gaussian statistics"));
+  // --normalizer none trains the bare FNO, as the FNO paper's code does.
+  r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 8 --resolutions 16,64",
+                      small_checkpoint("unnormalised.h5", "--normalizer none").string(), small_burgers().string()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+  CHECK(contains(r.output, "FNO, 1D"));
+  CHECK_FALSE(contains(r.output, "Gaussian statistics"));
+}
+
 TEST_CASE("cli diverging training keeps the last good checkpoint") {
   const fs::path checkpoint = scratch() / "diverged.h5";
   const Run r = run(fmt::format(
