@@ -37,16 +37,15 @@ std::unique_ptr<GridModel> build_grid_model(const std::string& json);
 // (lib/io/checkpoint.hpp) and build_grid_model's ValueError.
 std::unique_ptr<GridModel> load_grid_model(const std::filesystem::path& path);
 
-// A model with normalised inputs and outputs:
+// Fits pointwise or channel statistics on the training data [N, C, S...] and wraps
+// `inner` in them; the statistics take the inner model's dtype. The result computes
 //   forward(x) = output_normalizer.decode(inner.forward(input_normalizer.encode(x))),
 // so a loss compares decoded predictions with raw targets (as the FNO Darcy code does),
-// and callers pass and receive data in their own units. module() holds the inner model's
-// parameters under "model." and the statistics under "input_normalizer." and
-// "output_normalizer."; the statistics never require a gradient, so optimizers skip them.
+// and callers pass and receive data in their own units. module() contains the inner
+// model's parameters under "model." and the statistics under "input_normalizer." and
+// "output_normalizer.". The statistics never require a gradient, so optimizers skip them.
 // Description: {"model": "normalized", "inner": <inner description>,
 //               "input_normalizer": {...}, "output_normalizer": {...}}.
-// Fits pointwise or channel statistics on the training data [N, C, S...] and wraps
-// `inner`. The statistics take the inner model's dtype.
 std::unique_ptr<GridModel> normalize_grid_model(std::unique_ptr<GridModel> inner, const Tensor& train_inputs,
                                                 const Tensor& train_outputs, const nn::NormalizerOptions& options);
 
