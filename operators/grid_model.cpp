@@ -45,7 +45,7 @@ private:
   mgno::Mgno model_;
 };
 
-// Holds the inner model's module and the two normalisers as children.
+// Module that contains the inner model's module and the two normalisers as children.
 class NormalizedModule : public nn::Module {
 public:
   NormalizedModule(nn::Module& inner, nn::GaussianNormalizer& input, nn::GaussianNormalizer& output) {
@@ -91,7 +91,23 @@ private:
   NormalizedModule module_;
 };
 
-std::unique_ptr<GridModel> make_normalized_grid_model(const std::string& json);
+std::unique_ptr<GridModel> make_normalized_grid_model(const std::string& json) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json);
+    NEUROP_CHECK(j.contains("inner") && j.contains("input_normalizer") && j.contains("output_normalizer"),
+                 ValueError,
+                 "invalid normalised model description: it needs the fields inner, input_normalizer and "
+                 "output_normalizer");
+  } catch (const nlohmann::json::exception& error) {
+    throw ValueError(fmt::format("invalid normalised model description: {}", error.what()));
+  }
+  std::unique_ptr<GridModel> inner = build_grid_model(j.at("inner").dump());
+  const DType dtype = inner->module().dtype();
+  auto input = nn::GaussianNormalizer::from_json(j.at("input_normalizer").dump(), dtype);
+  auto output = nn::GaussianNormalizer::from_json(j.at("output_normalizer").dump(), dtype);
+  return std::make_unique<NormalizedModel>(std::move(inner), std::move(input), std::move(output));
+}
 
 }  // namespace
 
@@ -118,28 +134,6 @@ std::unique_ptr<GridModel> load_grid_model(const std::filesystem::path& path) {
   load_checkpoint(path, model->module(), /*optimizer=*/nullptr);
   return model;
 }
-
-namespace {
-
-std::unique_ptr<GridModel> make_normalized_grid_model(const std::string& json) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(json);
-    NEUROP_CHECK(j.contains("inner") && j.contains("input_normalizer") && j.contains("output_normalizer"),
-                 ValueError,
-                 "invalid normalised model description: it needs the fields inner, input_normalizer and "
-                 "output_normalizer");
-  } catch (const nlohmann::json::exception& error) {
-    throw ValueError(fmt::format("invalid normalised model description: {}", error.what()));
-  }
-  std::unique_ptr<GridModel> inner = build_grid_model(j.at("inner").dump());
-  const DType dtype = inner->module().dtype();
-  auto input = nn::GaussianNormalizer::from_json(j.at("input_normalizer").dump(), dtype);
-  auto output = nn::GaussianNormalizer::from_json(j.at("output_normalizer").dump(), dtype);
-  return std::make_unique<NormalizedModel>(std::move(inner), std::move(input), std::move(output));
-}
-
-}  // namespace
 
 std::unique_ptr<GridModel> normalize_grid_model(std::unique_ptr<GridModel> inner, const Tensor& train_inputs,
                                                 const Tensor& train_outputs, const nn::NormalizerOptions& options) {
