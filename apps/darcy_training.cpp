@@ -126,8 +126,8 @@ std::unique_ptr<GridModel> make_mgno_for_data(const GridTrainingOptions& options
 std::unique_ptr<GridModel> add_normalizers(std::unique_ptr<GridModel> model, const GridTrainingOptions& options,
                                            const TensorPair& train, bool periodic) {
   std::string kind = options.normalizer;
-  // auto: pointwise statistics on 2D grids, as the FNO Darcy code; per channel elsewhere,
-  // as neuraloperator's Burgers data. Channel statistics fit every resolution.
+  // auto: pointwise statistics on 2D grids, as the FNO Darcy code uses, and per channel
+  // elsewhere, as neuraloperator uses for Burgers data. Channel statistics fit every resolution.
   if (kind == "auto") kind = train.inputs.ndim() == 4 ? "pointwise" : "channel";
   if (kind == "none") return model;
   const nn::NormalizerOptions normalizer{

@@ -38,7 +38,7 @@ std::unique_ptr<GridModel> build_grid_model(const std::string& json);
 std::unique_ptr<GridModel> load_grid_model(const std::filesystem::path& path);
 
 // Fits pointwise or channel statistics on the training data [N, C, S...] and wraps
-// `inner` in them; the statistics take the inner model's dtype. The result computes
+// `inner` in them. The statistics take the inner model's dtype. The result computes
 //   forward(x) = output_normalizer.decode(inner.forward(input_normalizer.encode(x))),
 // so a loss compares decoded predictions with raw targets (as the FNO Darcy code does),
 // and callers pass and receive data in their own units. module() contains the inner

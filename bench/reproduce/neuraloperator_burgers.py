@@ -23,10 +23,10 @@ paper's: one linear lifting (lifting_channel_ratio=0) and no channel MLP after t
 layers (use_channel_mlp=False), giving 549,569 parameters. --layout package keeps the
 package defaults (two-layer lifting, channel MLP with soft-gating skip in every block).
 
---normalizer channel matches `neurop train --normalizer channel`: the u0 channel of the input
+--normalizer channel matches `neurop train --normalizer channel`. The u0 channel of the input
 is shifted and scaled by the mean and standard deviation (n - 1 in the denominator) of the
-training inputs over all samples and points, the network output is scaled back by those of
-the training outputs, u = z (std + eps) + mean, and the loss and errors are taken on u.
+training inputs over all samples and points. The network output z is scaled back with those
+of the training outputs, u = z (std + eps) + mean, and the loss and errors are taken on u.
 The default, none, feeds u0 and compares u as they are, as the paper's code does.
 
 Training: Adam(lr, weight_decay), StepLR(step, gamma) stepped once per epoch, loss = sum over
@@ -128,7 +128,7 @@ def subsample_split(u0, u1, grid, resolution, path):
 
 
 class ChannelNormalized(torch.nn.Module):
-    """The network between a channel Gaussian encoding of u0 and a decoding of its output."""
+    """Network wrapped in a channel Gaussian encoding of u0 and a decoding of its output."""
 
     def __init__(self, network, train_split, eps):
         super().__init__()

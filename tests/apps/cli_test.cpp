@@ -170,7 +170,7 @@ TEST_CASE("cli train, resume and evaluate") {
   CHECK_FALSE(contains(r.output, "relative L2"));
 }
 
-TEST_CASE("cli normalises 1d data per channel by default") {
+TEST_CASE("cli 1d default normaliser is channel") {
   // The default (auto) wraps a 1D FNO in channel statistics, which fit every resolution.
   const fs::path checkpoint = small_checkpoint("channel-default.h5");
   Run r = run(fmt::format("evaluate --checkpoint {} --data {} --ntest 8 --resolutions 16,64", checkpoint.string(),
